@@ -1,0 +1,127 @@
+"""One typed dataclass config per stage: YAML file, then `--field value` overrides.
+
+Every field carries its help text in `field(metadata={"help": ...})`. Unknown keys, wrong types
+and out-of-range values raise `ConfigError` with a one-line message naming the key and where it
+came from; the CLI turns that into exit code 2. The resolved config is written beside each run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from r1lab.errors import UserError
+
+C = TypeVar("C")
+
+
+class ConfigError(UserError, ValueError):
+    """A user error in a config file or override: printed as one line, exit code 2."""
+
+
+def help_field(default: Any, help: str) -> Any:
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
+def _coerce(name: str, value: Any, tp: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+            return None
+        return _coerce(name, value, args[0], where)
+    try:
+        if tp is bool:
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.lower() in ("true", "1", "yes", "false", "0", "no"):
+                return value.lower() in ("true", "1", "yes")
+            raise ValueError
+        if tp is int:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(value)
+        if tp is float:
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if tp is str:
+            if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+                raise ValueError
+            return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: {name} must be {getattr(tp, '__name__', tp)}, got {value!r}") from None
+    return value
+
+
+def build(cls: type[C], values: dict[str, Any], where: str = "config") -> C:
+    """Instantiate `cls` from a flat dict, rejecting unknown keys and coercing types."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r} for {cls.__name__} "
+                          f"(known: {', '.join(fields)})")
+    kwargs = {k: _coerce(k, v, hints[k], where) for k, v in values.items()}
+    obj = cls(**kwargs)
+    check = getattr(obj, "validate", None)
+    if check:
+        check()
+    return obj
+
+
+def parse_overrides(args: list[str]) -> dict[str, str]:
+    """['--lr', '1e-3', '--max-steps=5'] -> {'lr': '1e-3', 'max_steps': '5'}."""
+    out: dict[str, str] = {}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("--") or len(arg) < 3:
+            raise ConfigError(f"unexpected argument {arg!r} (config overrides look like --field value)")
+        key, eq, val = arg[2:].partition("=")
+        if not eq:
+            if i + 1 >= len(args) or args[i + 1].startswith("--"):
+                raise ConfigError(f"--{key} needs a value")
+            i += 1
+            val = args[i]
+        out[key.replace("-", "_")] = val
+        i += 1
+    return out
+
+
+def load(cls: type[C], path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> C:
+    values: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file not found: {p}")
+        try:
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        except (yaml.YAMLError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{p}: not valid YAML ({str(e).splitlines()[0]})") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{p}: expected a mapping of config keys")
+        values.update(loaded)
+        build(cls, values, where=str(p))  # report file errors against the file
+    values.update(overrides or {})
+    return build(cls, values, where="command line" if overrides else str(path))
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)
+
+
+def save(cfg: Any, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False), encoding="utf-8")
+
+
+def describe(cls: type) -> list[tuple[str, str, Any, str]]:
+    """(name, type, default, help) for every field: for --help and the README."""
+    hints = typing.get_type_hints(cls)
+    return [(f.name, getattr(hints[f.name], "__name__", str(hints[f.name])), f.default,
+             f.metadata.get("help", "")) for f in dataclasses.fields(cls)]

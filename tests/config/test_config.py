@@ -1,0 +1,62 @@
+from dataclasses import dataclass
+
+import pytest
+
+from r1lab.config import ConfigError, help_field, load, parse_overrides, save
+from r1lab.train.config import GRPOConfig
+
+
+@dataclass
+class Small:
+    lr: float = help_field(1e-3, "learning rate")
+    steps: int = help_field(10, "steps")
+    name: str = help_field("x", "name")
+    flag: bool = help_field(False, "flag")
+    opt: int | None = help_field(None, "optional")
+
+
+def test_overrides_and_types(tmp_path):
+    cfg = load(Small, None, parse_overrides(["--lr", "0.5", "--steps=3", "--flag", "true", "--opt", "none"]))
+    assert (cfg.lr, cfg.steps, cfg.flag, cfg.opt) == (0.5, 3, True, None)
+    p = tmp_path / "c.yaml"
+    p.write_text("lr: 0.1\nsteps: 7\n")
+    cfg = load(Small, p, {"steps": "8"})  # the command line wins over the file
+    assert (cfg.lr, cfg.steps) == (0.1, 8)
+    save(cfg, tmp_path / "out.yaml")
+    assert load(Small, tmp_path / "out.yaml") == cfg  # round trip
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--nope", "1"], "unknown key 'nope'"),
+    (["--steps", "1.5"], "steps must be int"),
+    (["--flag", "maybe"], "flag must be bool"),
+    (["--lr"], "--lr needs a value"),
+    (["lr", "3"], "unexpected argument"),
+])
+def test_bad_overrides(args, msg):
+    with pytest.raises(ConfigError, match=msg):
+        load(Small, None, parse_overrides(args))
+
+
+def test_bad_files(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load(Small, tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("lr: [1,\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load(Small, bad)
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("stepz: 3\n")
+    with pytest.raises(ConfigError, match=f"{typo}: unknown key 'stepz'"):
+        load(Small, typo)
+
+
+@pytest.mark.parametrize("override,msg", [
+    ({"group_size": "1"}, "group_size must be >= 2"),
+    ({"beta": "-0.1"}, "beta must be >= 0"),
+    ({"num_minibatches": "3"}, "must divide prompts_per_step"),
+    ({"dtype": "int8"}, "dtype must be"),
+])
+def test_grpo_config_ranges(override, msg):
+    with pytest.raises(ConfigError, match=msg):
+        load(GRPOConfig, None, override)

@@ -1,0 +1,43 @@
+import random
+
+import pytest
+
+from r1lab.tasks import Addition, Countdown, R1_ZERO, get_task, problems, r1_zero_prompt, split_of, take
+from r1lab.verifiers import verify_countdown, verify_number
+
+
+@pytest.mark.parametrize("task", [Addition(), Countdown()])
+def test_splits_are_disjoint_and_seeded(task):
+    train = take(task, "train", 300, seed=1)
+    test = take(task, "test", 100, seed=1)
+    assert {p.question for p in train}.isdisjoint({p.question for p in test})
+    assert all(split_of(task.sample(random.Random(0))[0]) in ("train", "test") for _ in range(3))
+    assert take(task, "test", 20, seed=1) == test[:20]  # same seed, same problems
+    assert take(task, "test", 20, seed=2) != test[:20]
+
+
+def test_reference_solutions_grade_correct():
+    for p in take(Addition(), "test", 50, seed=0):
+        a, b = p.meta["a"], p.meta["b"]
+        assert 100 <= a <= 9999 and 100 <= b <= 9999
+        assert verify_number(f"<answer>{a + b}</answer>", p.answer).score == 1.0
+    for p in take(Countdown(), "train", 50, seed=0):
+        assert verify_countdown(f"<answer>{p.meta['solution']}</answer>", p.answer).score == 1.0
+
+
+def test_template_is_the_papers():
+    text = r1_zero_prompt("What is 2 + 3?")
+    assert text.startswith("A conversation between User and Assistant.")
+    assert text.endswith("User: What is 2 + 3? Assistant:")
+    assert r1_zero_prompt("Compute this") .endswith("User: Compute this. Assistant:")
+    assert "{prompt}" in R1_ZERO
+
+
+def test_unknown_task():
+    with pytest.raises(KeyError, match="unknown task"):
+        get_task("chess")
+
+
+def test_bad_split():
+    with pytest.raises(ValueError):
+        next(problems(Addition(), "valid", 0))

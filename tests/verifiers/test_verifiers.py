@@ -1,0 +1,67 @@
+import math
+
+import pytest
+
+from r1lab.verifiers import answer_tag, format_reward, get_verifier, tag_count_reward, verify_countdown, verify_number
+from r1lab.verifiers.countdown import evaluate, parse_reference
+from r1lab.verifiers.rewards import rule_rewards
+
+
+@pytest.mark.parametrize("text,ref,score,extracted", [
+    ("<think>x</think> <answer> 6912 </answer>", "6912", 1.0, "6912"),
+    ("<answer>6,912</answer>", "6912", 1.0, "6912"),
+    ("<answer>6913</answer>", "6912", 0.0, "6913"),
+    ("<answer>1</answer> then <answer>6912</answer>", "6912", 1.0, "6912"),  # the last one counts
+    ("The answer is 6912.", "6912", 0.0, None),  # no answer tag: unparseable
+    ("<answer>about 6912</answer>", "6912", 0.0, None),
+    ("<answer>6912", "6912", 0.0, None),
+])
+def test_number(text, ref, score, extracted):
+    g = verify_number(text, ref)
+    assert (g.score, g.extracted) == (score, extracted)
+    assert g.correct is (None if extracted is None else score > 0)
+
+
+@pytest.mark.parametrize("expr,ok", [
+    ("(16 + 8) + 5", True), ("5 + 8 + 16", True), ("16 + 8 + 5 = 29", True),
+    ("16 * 8 - 5", False),  # wrong value
+    ("16 + 13", False),  # numbers not used as given
+    ("16 + 8 + 5 + 0", False),  # an extra number
+    ("(16+8)+5)", False), ("__import__('os')", False), ("16 ** 2", False), ("", False),
+])
+def test_countdown(expr, ok):
+    assert verify_countdown(f"<answer>{expr}</answer>", "[8, 16, 5] -> 29").score == float(ok)
+
+
+def test_countdown_exact_fractions_and_division_by_zero():
+    assert verify_countdown("<answer>(3 - 1/3) * 9</answer>", "[3, 1, 3, 9] -> 24").score == 1.0
+    assert verify_countdown("<answer>8 / (3 - 3) + 5</answer>", "[8, 3, 3, 5] -> 5").extracted is None
+    assert evaluate("1" * 300) is None
+    with pytest.raises(ValueError, match="countdown reference"):
+        parse_reference("29")
+
+
+def test_format():
+    assert format_reward(" <think> a b </think> <answer> 3 </answer>") == 1.0
+    assert format_reward("<think>a</think>\n<answer>3</answer>\n") == 1.0
+    assert format_reward("<answer>3</answer>") == 0.0
+    assert format_reward("<think>a</think> 3") == 0.0
+    assert format_reward("<think>a</think> <answer>3</answer> more text") == 0.0
+    assert format_reward("<think><think>a</think> <answer>3</answer>") == 0.0
+    assert tag_count_reward("<think>a</think>") == 0.5
+    assert answer_tag("no tags") is None
+
+
+def test_rewards_sum_and_failures_cost_one_sample(monkeypatch):
+    texts = ["<think>a</think> <answer>5</answer>", "<answer>5</answer>", "<answer>4</answer>"]
+    r, acc, fmt, fails = rule_rewards(texts, ["5", "5", "5"], "number", 1.0, 1.0)
+    assert r.tolist() == [2.0, 1.0, 0.0] and acc.tolist() == [1.0, 1.0, 0.0] and fails == 0
+    # a malformed reference makes the countdown verifier raise: that sample's reward is None (NaN)
+    r, acc, fmt, fails = rule_rewards(["<answer>1+2</answer>"] * 2, ["[1, 2] -> 3", "garbage"], "countdown")
+    assert r[0].item() == 1.0 and math.isnan(r[1].item()) and fails == 1
+
+
+def test_get_verifier():
+    assert get_verifier("number") is verify_number
+    with pytest.raises(KeyError):
+        get_verifier("nope")
