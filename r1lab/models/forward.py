@@ -1,0 +1,369 @@
+"""Our own functional forward pass for the HF Llama / Qwen2 decoder family.
+
+Why: HF's generic forward carries a lot of per-call machinery (cache objects, mask
+builders, output dataclasses) that dominates the cost of tiny models on CPU and makes
+the two RL-specific shapes awkward:
+
+* decoding with a preallocated static KV cache whose rows can be compacted as
+  sequences finish (`StaticKVCache`, `prefill`, `decode_step`);
+* training with a shared prefix: each prompt is run ONCE and its per-layer K/V are
+  expanded to the G completions of that prompt, which attend to
+  [prefix K/V ; their own causal K/V] (`shared_prefix_hidden`).
+
+Choices:
+
+* The HF module's OWN parameters are read at call time (`F.linear(x, lin.weight,
+  lin.bias)`), never copied, so optimizer steps are seen immediately and autograd
+  flows into the HF parameters.
+* Every numerical step mirrors HF (fp32 RMSNorm, fp32 RoPE angles cast to the model
+  dtype, SDPA with the 1/sqrt(head_dim) scale) so logits agree to float rounding.
+* Prompts are left-padded; padding is masked in attention and RoPE positions are
+  counted per row from the first real token (position 0), like HF `generate`.
+* A padded query (which nobody reads) may always attend to itself, so no softmax
+  row is empty (no NaNs, also in backward).
+* GQA: a single decode query is folded into (B, Hkv, n_rep, D) so the cache is never
+  repeated; multi-token attention expands K/V to all heads (as HF's SDPA path does).
+* Biases are taken from the modules when present (Qwen2 q/k/v bias, Llama
+  `attention_bias` / `mlp_bias`); a tied lm_head is simply the same Parameter.
+
+`supports(model)` is False for anything this file does not reproduce exactly (other
+architectures, non-default RoPE, sliding window, attention dropout, non-SiLU MLPs,
+wrapped/quantised Linear layers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+SUPPORTED_CLASSES = ("LlamaForCausalLM", "Qwen2ForCausalLM")
+SUPPORTED_MODEL_TYPES = ("llama", "qwen2")
+
+
+# --------------------------------------------------------------------------- support
+
+
+def _rope_type(config) -> str:
+    params = getattr(config, "rope_parameters", None)
+    if isinstance(params, dict) and params:
+        return str(params.get("rope_type", params.get("type", "default")))
+    scaling = getattr(config, "rope_scaling", None)
+    if isinstance(scaling, dict) and scaling:
+        return str(scaling.get("rope_type", scaling.get("type", "default")))
+    return "default"
+
+
+def _linears(layer: nn.Module) -> list[nn.Module]:
+    attn, mlp = layer.self_attn, layer.mlp
+    return [attn.q_proj, attn.k_proj, attn.v_proj, attn.o_proj, mlp.gate_proj, mlp.up_proj, mlp.down_proj]
+
+
+def supports(model: nn.Module) -> bool:
+    """True when our forward reproduces `model`'s HF forward exactly."""
+    config = getattr(model, "config", None)
+    if config is None or type(model).__name__ not in SUPPORTED_CLASSES:
+        return False
+    if getattr(config, "model_type", None) not in SUPPORTED_MODEL_TYPES:
+        return False
+    if getattr(config, "hidden_act", "silu") not in ("silu", "swish"):
+        return False
+    if _rope_type(config) != "default" or float(getattr(config, "attention_dropout", 0.0) or 0.0) != 0.0:
+        return False
+    if getattr(config, "use_sliding_window", False):
+        return False
+    if any(t != "full_attention" for t in (getattr(config, "layer_types", None) or [])):
+        return False
+    try:
+        base = model.model
+        rotary = base.rotary_emb
+        linears = [m for layer in base.layers for m in _linears(layer)] + [model.lm_head]
+    except AttributeError:
+        return False
+    if float(getattr(rotary, "attention_scaling", 1.0)) != 1.0 or not hasattr(rotary, "inv_freq"):
+        return False
+    if type(base.embed_tokens) is not nn.Embedding:
+        return False
+    return all(type(m) is nn.Linear for m in linears)
+
+
+# --------------------------------------------------------------------------- pieces
+
+
+@dataclass(frozen=True)
+class Spec:
+    n_layers: int
+    n_heads: int
+    n_kv_heads: int
+    head_dim: int
+
+    @property
+    def n_rep(self) -> int:
+        return self.n_heads // self.n_kv_heads
+
+
+def spec(model: nn.Module) -> Spec:
+    cfg = model.config
+    head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+    n_kv = getattr(cfg, "num_key_value_heads", None) or cfg.num_attention_heads
+    return Spec(len(model.model.layers), cfg.num_attention_heads, n_kv, head_dim)
+
+
+def left_pad(prompts: list[list[int]], pad_id: int, device: torch.device | str = "cpu") -> tuple[Tensor, Tensor]:
+    """Left-pad token lists -> ids (P, L) long, mask (P, L) bool."""
+    if not prompts or any(len(p) == 0 for p in prompts):
+        raise ValueError("need at least one prompt and every prompt must be non-empty")
+    length = max(len(p) for p in prompts)
+    ids = torch.full((len(prompts), length), pad_id, dtype=torch.long)  # (P, L)
+    mask = torch.zeros((len(prompts), length), dtype=torch.bool)  # (P, L)
+    for i, p in enumerate(prompts):
+        ids[i, length - len(p):] = torch.tensor(p, dtype=torch.long)
+        mask[i, length - len(p):] = True
+    return ids.to(device), mask.to(device)
+
+
+def positions_from_mask(mask: Tensor) -> Tensor:
+    """Left-padded mask (B, T) -> RoPE positions (B, T), first real token at 0."""
+    return (mask.long().cumsum(-1) - 1).clamp_min(0)  # (B, T)
+
+
+def rms_norm(norm: nn.Module, x: Tensor) -> Tensor:
+    eps = getattr(norm, "variance_epsilon", None) or getattr(norm, "eps", 1e-6)
+    h = x.float()  # (..., C)
+    h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)  # (..., C)
+    return norm.weight * h.to(x.dtype)
+
+
+def rope_cos_sin(model: nn.Module, positions: Tensor, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+    """positions (B, T) -> cos, signed sin (B, 1, T, D), angles in fp32 like HF.
+
+    The sin is returned with its first half negated so that RoPE is
+    `x * cos + roll(x, D/2) * sin_signed`, bit-identical to HF's
+    `x * cos + rotate_half(x) * sin` with fewer ops.
+    """
+    inv_freq = model.model.rotary_emb.inv_freq.float()  # (D/2,)
+    freqs = positions.unsqueeze(-1).float() * inv_freq  # (B, T, D/2)
+    sin = freqs.sin()  # (B, T, D/2)
+    cos = torch.cat((freqs, freqs), dim=-1).cos()  # (B, T, D)
+    sin_signed = torch.cat((-sin, sin), dim=-1)  # (B, T, D)
+    return cos.to(dtype).unsqueeze(1), sin_signed.to(dtype).unsqueeze(1)
+
+
+def apply_rope(x: Tensor, cos: Tensor, sin_signed: Tensor) -> Tensor:
+    return x * cos + x.roll(x.shape[-1] // 2, dims=-1) * sin_signed  # (B, H, T, D)
+
+
+def _lin(module: nn.Module, x: Tensor) -> Tensor:
+    return F.linear(x, module.weight, module.bias)
+
+
+def qkv(layer: nn.Module, sp: Spec, x: Tensor, cos: Tensor, sin: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Pre-norm + q/k/v projections + RoPE. x (B, T, C) -> q (B, H, T, D), k/v (B, Hkv, T, D)."""
+    attn = layer.self_attn
+    h = rms_norm(layer.input_layernorm, x)  # (B, T, C)
+    b, t, _ = h.shape
+    q = _lin(attn.q_proj, h).view(b, t, sp.n_heads, sp.head_dim).transpose(1, 2)  # (B, H, T, D)
+    k = _lin(attn.k_proj, h).view(b, t, sp.n_kv_heads, sp.head_dim).transpose(1, 2)  # (B, Hkv, T, D)
+    v = _lin(attn.v_proj, h).view(b, t, sp.n_kv_heads, sp.head_dim).transpose(1, 2)  # (B, Hkv, T, D)
+    return apply_rope(q, cos, sin), apply_rope(k, cos, sin), v
+
+
+def attend(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, is_causal: bool = False) -> Tensor:
+    """SDPA with GQA. q (B, H, T, D), k/v (B, Hkv, S, D), mask (B, 1, T, S) bool -> (B, T, H*D)."""
+    b, h, t, d = q.shape
+    rep = h // k.shape[1]
+    if rep > 1:
+        s = k.shape[2]
+        k = k[:, :, None].expand(b, k.shape[1], rep, s, d).reshape(b, h, s, d)  # (B, H, S, D)
+        v = v[:, :, None].expand(b, v.shape[1], rep, s, d).reshape(b, h, s, d)  # (B, H, S, D)
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=is_causal)  # (B, H, T, D)
+    return out.transpose(1, 2).reshape(b, t, h * d)
+
+
+def attend_one(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None) -> Tensor:
+    """Single-query GQA attention without repeating K/V: the n_rep query heads of a
+    KV group become that group's "query length". q (A, Hkv, rep, D), k/v (A, Hkv, S, D),
+    mask (A, 1, 1, S) bool -> (A, Hkv*rep*D)."""
+    a, d = q.shape[0], q.shape[-1]
+    if q.device.type == "cpu" and q.dtype == torch.float32:  # small fp32 shapes: matmuls beat the CPU kernel
+        scores = torch.matmul(q, k.transpose(-1, -2)) * d**-0.5  # (A, Hkv, rep, S)
+        if mask is not None:
+            scores = scores.masked_fill(~mask, float("-inf"))
+        out = torch.matmul(torch.softmax(scores, dim=-1), v)  # (A, Hkv, rep, D)
+    else:
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (A, Hkv, rep, D)
+    return out.reshape(a, -1)
+
+
+def block_out(layer: nn.Module, x: Tensor, attn_out: Tensor) -> Tensor:
+    """o_proj + residual + post-norm SwiGLU MLP + residual. x (..., C), attn_out (..., H*D) -> (..., C)."""
+    x = x + _lin(layer.self_attn.o_proj, attn_out)  # (..., C)
+    mlp = layer.mlp
+    hn = rms_norm(layer.post_attention_layernorm, x)  # (..., C)
+    return x + _lin(mlp.down_proj, F.silu(_lin(mlp.gate_proj, hn)) * _lin(mlp.up_proj, hn))  # (..., C)
+
+
+def embed(model: nn.Module, ids: Tensor) -> Tensor:
+    emb = model.model.embed_tokens
+    return F.embedding(ids, emb.weight, emb.padding_idx)  # (B, T, C)
+
+
+def final_norm(model: nn.Module, x: Tensor) -> Tensor:
+    return rms_norm(model.model.norm, x)
+
+
+def lm_logits(model: nn.Module, hidden: Tensor) -> Tensor:
+    """Final-normed hidden (..., C) -> logits (..., V) with the model's (maybe tied) lm_head."""
+    return _lin(model.lm_head, hidden)
+
+
+def padded_causal_mask(mask: Tensor) -> Tensor:
+    """Left-pad mask (B, T) -> (B, 1, T, T) bool: causal, pads hidden, diagonal always on."""
+    t = mask.shape[1]
+    causal = torch.ones(t, t, dtype=torch.bool, device=mask.device).tril()  # (T, T)
+    eye = torch.eye(t, dtype=torch.bool, device=mask.device)  # (T, T)
+    return (causal & mask[:, None, :] | eye).unsqueeze(1)  # (B, 1, T, T)
+
+
+# --------------------------------------------------------------------------- full forward
+
+
+def forward_hidden(
+    model: nn.Module, ids: Tensor, mask: Tensor | None = None, return_kv: bool = False
+) -> tuple[Tensor, list[tuple[Tensor, Tensor]] | None]:
+    """Plain causal forward over left-padded ids (B, T) -> final-normed hidden (B, T, C) [, per-layer K/V]."""
+    sp = spec(model)
+    padded = mask is not None and not bool(mask.all())
+    if mask is None:
+        pos = torch.arange(ids.shape[1], device=ids.device).expand_as(ids)  # (B, T)
+    else:
+        pos = positions_from_mask(mask)  # (B, T)
+    x = embed(model, ids)  # (B, T, C)
+    cos, sin = rope_cos_sin(model, pos, x.dtype)  # (B, 1, T, D)
+    attn_mask = padded_causal_mask(mask) if padded else None  # (B, 1, T, T)
+    kvs: list[tuple[Tensor, Tensor]] = []
+    for layer in model.model.layers:
+        q, k, v = qkv(layer, sp, x, cos, sin)  # (B, H|Hkv, T, D)
+        if return_kv:
+            kvs.append((k, v))
+        x = block_out(layer, x, attend(q, k, v, attn_mask, is_causal=not padded))  # (B, T, C)
+    return final_norm(model, x), (kvs if return_kv else None)
+
+
+def forward_logits(model: nn.Module, ids: Tensor, mask: Tensor | None = None) -> Tensor:
+    """Logits (B, T, V) for left-padded ids (B, T); equals HF with position_ids from the mask."""
+    return lm_logits(model, forward_hidden(model, ids, mask)[0])
+
+
+# --------------------------------------------------------------------------- static KV cache decode
+
+
+class StaticKVCache:
+    """Preallocated K/V for N rows x S slots, all layers in one tensor each.
+
+    Rows are compacted in place (`compact`) so the first `rows` rows are the live ones;
+    slot s holds the same absolute step for every row (prompts are left-padded to a
+    common length), and `key_valid` marks which prompt slots are real tokens.
+    """
+
+    def __init__(self, model: nn.Module, rows: int, slots: int, device, dtype: torch.dtype) -> None:
+        sp = spec(model)
+        shape = (sp.n_layers, rows, sp.n_kv_heads, slots, sp.head_dim)
+        self.k = torch.empty(shape, device=device, dtype=dtype)  # (L, N, Hkv, S, D)
+        self.v = torch.empty(shape, device=device, dtype=dtype)  # (L, N, Hkv, S, D)
+        self.key_valid = torch.ones(rows, slots, dtype=torch.bool, device=device)  # (N, S)
+        self.rows = rows
+        self.length = 0  # filled slots
+        self.has_pad = False
+
+    def load_prefix(self, kvs: list[tuple[Tensor, Tensor]], prefix_mask: Tensor, group_size: int) -> None:
+        """Copy each prompt's prefill K/V (P, Hkv, Lp, D) into its G consecutive rows."""
+        p, lp = prefix_mask.shape
+        for layer, (k, v) in enumerate(kvs):
+            dst_k = self.k[layer, : p * group_size, :, :lp].view(p, group_size, *k.shape[1:])  # (P, G, Hkv, Lp, D)
+            dst_k.copy_(k.unsqueeze(1).expand_as(dst_k))
+            dst_v = self.v[layer, : p * group_size, :, :lp].view(p, group_size, *v.shape[1:])  # (P, G, Hkv, Lp, D)
+            dst_v.copy_(v.unsqueeze(1).expand_as(dst_v))
+        self.key_valid[: p * group_size, :lp] = prefix_mask.repeat_interleave(group_size, dim=0)  # (N, Lp)
+        self.length = lp
+        self.has_pad = not bool(prefix_mask.all())
+
+    def compact(self, keep: Tensor) -> None:
+        """Keep rows `keep` (A',) (ascending indices into the live rows), moved to the front."""
+        a, s = keep.numel(), self.length
+        self.k[:, :a, :, :s] = self.k[:, keep, :, :s]
+        self.v[:, :a, :, :s] = self.v[:, keep, :, :s]
+        if self.has_pad:
+            self.key_valid[:a, :s] = self.key_valid[keep, :s]
+        self.rows = a
+
+
+def prefill(model: nn.Module, ids: Tensor, mask: Tensor) -> tuple[Tensor, list[tuple[Tensor, Tensor]]]:
+    """Prompt pass. ids/mask (P, Lp) -> last-position logits (P, V) and per-layer K/V (P, Hkv, Lp, D)."""
+    hidden, kvs = forward_hidden(model, ids, mask, return_kv=True)  # (P, Lp, C)
+    return lm_logits(model, hidden[:, -1]), kvs  # (P, V)
+
+
+def decode_step(model: nn.Module, cache: StaticKVCache, tokens: Tensor, positions: Tensor) -> Tensor:
+    """One token for each live row. tokens/positions (A,) -> logits (A, V); writes slot `cache.length`."""
+    sp = spec(model)
+    a, slot = tokens.shape[0], cache.length
+    x = embed(model, tokens)  # (A, C)
+    cos, sin = rope_cos_sin(model, positions.unsqueeze(1), x.dtype)  # (A, 1, 1, D)
+    mask = cache.key_valid[:a, : slot + 1].view(a, 1, 1, slot + 1) if cache.has_pad else None  # (A, 1, 1, S)
+    k_new, v_new = cache.k[:, :a, :, slot], cache.v[:, :a, :, slot]  # (L, A, Hkv, D) views
+    keys, vals = cache.k[:, :a, :, : slot + 1], cache.v[:, :a, :, : slot + 1]  # (L, A, Hkv, S, D) views
+    for i, layer in enumerate(model.model.layers):
+        attn = layer.self_attn
+        h = rms_norm(layer.input_layernorm, x)  # (A, C)
+        q = _lin(attn.q_proj, h).view(a, sp.n_kv_heads, sp.n_rep, sp.head_dim)  # (A, Hkv, rep, D)
+        k = _lin(attn.k_proj, h).view(a, sp.n_kv_heads, 1, sp.head_dim)  # (A, Hkv, 1, D)
+        k_new[i].copy_(apply_rope(k, cos, sin).view(a, sp.n_kv_heads, sp.head_dim))
+        v_new[i].copy_(_lin(attn.v_proj, h).view(a, sp.n_kv_heads, sp.head_dim))
+        out = attend_one(apply_rope(q, cos, sin), keys[i], vals[i], mask)  # (A, H*D)
+        x = block_out(layer, x, out)  # (A, C)
+    cache.length = slot + 1
+    return lm_logits(model, final_norm(model, x))  # (A, V)
+
+
+# --------------------------------------------------------------------------- shared-prefix training forward
+
+
+def shared_prefix_hidden(
+    model: nn.Module, prefix_ids: Tensor, prefix_mask: Tensor, completion_ids: Tensor, group_size: int
+) -> tuple[Tensor, Tensor]:
+    """Differentiable forward of G completions per prompt sharing one prompt pass.
+
+    prefix_ids/prefix_mask (P, Lp) left-padded; completion_ids (N, T) with N = P*G, row
+    i*G+j continuing prompt i (right padding is harmless: it is causal-after every real
+    token). Returns final-normed hidden of the last prompt position (P, C) and of every
+    completion position (N, T, C).
+    """
+    sp = spec(model)
+    p, lp = prefix_mask.shape
+    n, t = completion_ids.shape
+    if n != p * group_size:
+        raise ValueError(f"completion rows {n} != prompts {p} x group_size {group_size}")
+    dev = completion_ids.device
+    plen = prefix_mask.long().sum(-1).repeat_interleave(group_size)  # (N,)
+    cpos = plen[:, None] + torch.arange(t, device=dev)  # (N, T)
+    padded = not bool(prefix_mask.all())
+    pmask = padded_causal_mask(prefix_mask) if padded else None  # (P, 1, Lp, Lp)
+    own = torch.ones(t, t, dtype=torch.bool, device=dev).tril().expand(n, 1, t, t)  # (N, 1, T, T)
+    pref = prefix_mask.repeat_interleave(group_size, dim=0)[:, None, None, :].expand(n, 1, t, lp)  # (N, 1, T, Lp)
+    cmask = torch.cat((pref, own), dim=-1)  # (N, 1, T, Lp+T)
+
+    xp = embed(model, prefix_ids)  # (P, Lp, C)
+    xc = embed(model, completion_ids)  # (N, T, C)
+    cos_p, sin_p = rope_cos_sin(model, positions_from_mask(prefix_mask), xp.dtype)  # (P, 1, Lp, D)
+    cos_c, sin_c = rope_cos_sin(model, cpos, xc.dtype)  # (N, 1, T, D)
+    for layer in model.model.layers:
+        qp, kp, vp = qkv(layer, sp, xp, cos_p, sin_p)  # (P, H|Hkv, Lp, D)
+        qc, kc, vc = qkv(layer, sp, xc, cos_c, sin_c)  # (N, H|Hkv, T, D)
+        keys = torch.cat((kp.repeat_interleave(group_size, dim=0), kc), dim=2)  # (N, Hkv, Lp+T, D)
+        vals = torch.cat((vp.repeat_interleave(group_size, dim=0), vc), dim=2)  # (N, Hkv, Lp+T, D)
+        xc = block_out(layer, xc, attend(qc, keys, vals, cmask))  # (N, T, C)
+        xp = block_out(layer, xp, attend(qp, kp, vp, pmask, is_causal=not padded))  # (P, Lp, C)
+    return final_norm(model, xp[:, -1]), final_norm(model, xc)

@@ -1,0 +1,57 @@
+"""Tiny random-init Llama / Qwen2 models for the forward-pass tests (fp32, seeded)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+
+COMMON = dict(
+    vocab_size=64, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+    intermediate_size=64, initializer_range=0.2, pad_token_id=0, max_position_embeddings=256,
+)
+
+VARIANTS = {
+    "qwen2": (Qwen2ForCausalLM, Qwen2Config, dict(tie_word_embeddings=True)),
+    "llama": (LlamaForCausalLM, LlamaConfig, dict(tie_word_embeddings=False)),
+    # biases everywhere, head_dim != hidden / heads, no GQA
+    "llama-bias-mha": (
+        LlamaForCausalLM, LlamaConfig,
+        dict(attention_bias=True, mlp_bias=True, head_dim=16, num_key_value_heads=4,
+             rope_parameters={"rope_type": "default", "rope_theta": 500.0}),
+    ),
+}
+
+
+def build_tiny(name: str, seed: int = 0, **overrides) -> torch.nn.Module:
+    cls, cfg_cls, extra = VARIANTS[name]
+    torch.manual_seed(seed)
+    model = cls(cfg_cls(**{**COMMON, **extra, **overrides})).float().eval()
+    with torch.no_grad():  # HF zero-inits biases and ones-inits norms: randomise so they are exercised
+        for pname, p in model.named_parameters():
+            if pname.endswith("bias"):
+                p.normal_(0.0, 0.2)
+            elif "norm" in pname:
+                p.uniform_(0.5, 1.5)
+    return model
+
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models gain nothing from intra-op threads, and spinning OpenMP workers on a
+    busy 2-core box can make each op ~100x slower; restore the setting afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+@pytest.fixture(params=list(VARIANTS))
+def tiny_model(request) -> torch.nn.Module:
+    return build_tiny(request.param)
+
+
+@pytest.fixture
+def make_tiny():
+    """The builder itself, for tests that need specific config overrides."""
+    return build_tiny
