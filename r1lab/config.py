@@ -125,3 +125,11 @@ def describe(cls: type) -> list[tuple[str, str, Any, str]]:
     hints = typing.get_type_hints(cls)
     return [(f.name, getattr(hints[f.name], "__name__", str(hints[f.name])), f.default,
              f.metadata.get("help", "")) for f in dataclasses.fields(cls)]
+
+
+def fields_markdown(cls: type) -> str:
+    """The README's table of a config's fields (a test keeps the README in sync with this)."""
+    rows = ["| field | type | default | what |", "|---|---|---|---|"]
+    for name, tp, default, help in describe(cls):
+        rows.append(f"| `{name}` | {tp} | `{default!r}` | {help} |")
+    return "\n".join(rows)

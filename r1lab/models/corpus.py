@@ -30,7 +30,7 @@ _HEADERS = ["Worksheet", "Practice", "Homework help", "Forum post", "Notes", "Qu
 
 @dataclass(frozen=True)
 class CorpusMix:
-    worked_fraction: float = 0.25  # documents that show working before the answer
+    worked_fraction: float = 0.3  # documents that show working before the answer
     countdown_fraction: float = 0.15  # share of problems that are Countdown, not addition
     filler_fraction: float = 0.5  # documents that open with unrelated prose
     slip_fraction: float = 0.1  # worked solutions that make and fix a slip, or re-check a step
@@ -49,25 +49,30 @@ def _addition_question(rng: random.Random, a: int, b: int) -> str:
 
 
 def addition_steps(rng: random.Random, a: int, b: int, slip: bool) -> str:
-    """Column addition from the ones digit up, carrying, with the partial result written out."""
-    da, db = str(a)[::-1], str(b)[::-1]
+    """Column addition from the ones digit up. Each step adds the last digits of what is left,
+    then writes what is left of each number with that digit chopped off, and the partial result.
+    So every digit the next step needs sits at the end of a number just written: a short,
+    local lookup that a small model can learn, unlike indexing into the question."""
     style = rng.randrange(3)
-    slip_at = rng.randrange(max(len(da), len(db))) if slip else -1
-    carry, sofar, parts = 0, "", []
-    for i in range(max(len(da), len(db))):
-        terms = [d for d in (da[i:i + 1], db[i:i + 1]) if d] + (["1"] if carry else [])
+    slip_at = rng.randrange(max(len(str(a)), len(str(b)))) if slip else -1
+    carry, sofar, parts, x, y, i = 0, "", [], str(a), str(b), 0
+    while x or y:
+        terms = [d for d in (x[-1:], y[-1:]) if d] + (["1"] if carry else [])
         total = sum(int(t) for t in terms)
         expr = "+".join(terms) if len(terms) > 1 else f"{terms[0]}+0"
+        x, y = x[:-1], y[:-1]
         carry, sofar = total // 10, str(total % 10) + sofar
-        if i == slip_at and rng.random() < 0.5:
-            parts.append(f"{expr}={total + rng.choice([-1, 1])}, wait, that is wrong. {expr}={total}")
-        else:
-            parts.append(f"{expr}={total}")
+        left = "+".join(n for n in (x, y) if n) or "nothing"
         tail = f", carry {carry}" if carry else ""
-        parts[-1] += [f", so far {sofar}{tail}.", f" ({sofar}{tail})", f", we have {sofar}{tail}."][style]
+        text = f"{expr}={total}"
+        if i == slip_at and rng.random() < 0.5:
+            text = f"{expr}={total + rng.choice([-1, 1])}, wait, that is wrong. {expr}={total}"
+        parts.append(text + [f", so far {sofar}{tail}, left {left}.", f" ({sofar}{tail}; {left} left)",
+                             f", we have {sofar}{tail}, and {left} left."][style])
+        i += 1
     if carry:
         sofar = "1" + sofar
-        parts.append([f"carry 1 gives {sofar}.", f"(1 left: {sofar})", f"the carry makes {sofar}."][style])
+        parts.append([f"carry 1 gives {sofar}.", f"(1 more: {sofar})", f"the carry makes {sofar}."][style])
     if slip_at >= 0 and "wrong" not in " ".join(parts):
         parts.append(f"Wait, check: {a} + {b} ends in {(a + b) % 10}. Yes, {sofar}.")
     return " ".join(parts)

@@ -41,7 +41,7 @@ class BaseConfig:
     num_heads: int = help_field(4, "attention heads")
     num_kv_heads: int = help_field(2, "key/value heads (grouped-query attention)")
     intermediate_size: int = help_field(384, "SwiGLU hidden size")
-    worked_fraction: float = help_field(0.25, "share of documents that show working before the answer")
+    worked_fraction: float = help_field(0.3, "share of documents that show working before the answer")
     countdown_fraction: float = help_field(0.15, "share of problems that are Countdown")
     save_every: int = help_field(0, "also save a snapshot to output_dir/step-N every N steps (0 = only at the end)")
     threads: int = help_field(0, "torch threads (0 = all cores)")

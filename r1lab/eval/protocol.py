@@ -1,0 +1,67 @@
+"""The evaluation protocol of the R1 paper, for the built-in tasks and any verifier.
+
+pass@1 is estimated from k samples per problem at temperature 0.6 and top-p 0.95 (never
+greedy): the mean correctness over the k samples, averaged over problems. Grading uses the same
+verifier function that served as the RL reward. Responses with no parseable answer score 0
+and are also counted separately.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+
+from r1lab.rollout.engine import SamplingParams, generate
+from r1lab.rollout.text import decode_completions, encode_prompts, stop_sequences
+from r1lab.tasks import Problem, r1_zero_prompt
+from r1lab.verifiers import format_reward, get_verifier
+
+
+@dataclass
+class EvalResult:
+    accuracy: float  # pass@1 averaged over problems (mean over k samples each)
+    format_rate: float  # share of responses in the strict <think>/<answer> format
+    unparseable_rate: float  # share of responses with no answer the verifier could read
+    mean_length: float  # mean response length in tokens
+    n_problems: int
+    k: int
+    samples: list[dict] = field(default_factory=list, repr=False)
+
+    def metrics(self) -> dict:
+        d = asdict(self)
+        d.pop("samples")
+        return d
+
+
+@torch.no_grad()
+def evaluate(model, tokenizer, problems: list[Problem], verifier: str, *, k: int = 4,
+             temperature: float = 0.6, top_p: float = 0.95, max_new_tokens: int = 128,
+             seed: int = 0, prompts_per_batch: int = 32) -> EvalResult:
+    verify = get_verifier(verifier)
+    gen = torch.Generator().manual_seed(seed)
+    params = SamplingParams(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens,
+                            stop_sequences=stop_sequences(tokenizer))
+    was_training = model.training
+    model.eval()
+    correct, fmt, unparsed, lengths, samples = [], [], [], [], []
+    for start in range(0, len(problems), prompts_per_batch):
+        chunk = problems[start:start + prompts_per_batch]
+        prompt_ids = encode_prompts(tokenizer, [r1_zero_prompt(p.question) for p in chunk])
+        ro = generate(model, prompt_ids, k, params, eos_token_id=tokenizer.eos_token_id,
+                      pad_token_id=tokenizer.pad_token_id, generator=gen)
+        texts = decode_completions(tokenizer, ro.completion_ids, ro.completion_mask)
+        for i, text in enumerate(texts):
+            prob = chunk[i // k]
+            grade = verify(text, prob.answer)
+            correct.append(grade.score)
+            unparsed.append(grade.extracted is None)
+            fmt.append(format_reward(text))
+            samples.append({"question": prob.question, "reference": prob.answer, "response": text,
+                            "extracted": grade.extracted, "correct": grade.correct})
+        lengths += ro.lengths.tolist()
+    model.train(was_training)
+    n = max(1, len(correct))
+    return EvalResult(accuracy=sum(correct) / n, format_rate=sum(fmt) / n,
+                      unparseable_rate=sum(unparsed) / n, mean_length=sum(lengths) / max(1, len(lengths)),
+                      n_problems=len(problems), k=k, samples=samples)

@@ -1,0 +1,67 @@
+"""The R1-Zero GRPO stage's config: every field, its default and why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from r1lab.config import ConfigError, help_field
+
+
+@dataclass
+class GRPOConfig:
+    # what to train
+    model: str = help_field("tiny", "'tiny' (the built-in base), a local HF model directory, or a hub id")
+    task: str = help_field("arithmetic", "built-in task: arithmetic | countdown")
+    output_dir: str = help_field("", "run directory (default: runs/r1-zero-<timestamp>)")
+    seed: int = help_field(0, "seed for problems, sampling and initialisation")
+    max_steps: int = help_field(120, "GRPO steps (one rollout each)")
+    # rollout
+    prompts_per_step: int = help_field(16, "questions per step")
+    group_size: int = help_field(8, "G: sampled completions per question")
+    temperature: float = help_field(1.0, "rollout temperature (R1-Zero: 1.0)")
+    top_p: float = help_field(1.0, "rollout nucleus sampling threshold")
+    max_new_tokens: int = help_field(96, "completion length limit in tokens")
+    # objective
+    lr: float = help_field(2e-4, "AdamW learning rate (constant after warm-up)")
+    warmup_steps: int = help_field(5, "linear learning-rate warm-up steps")
+    weight_decay: float = help_field(0.0, "AdamW weight decay")
+    beta: float = help_field(0.001, "KL coefficient against the reference model (0 loads no reference)")
+    epsilon: float = help_field(0.2, "PPO clip range epsilon")
+    mu: int = help_field(1, "inner update epochs over each rollout")
+    num_minibatches: int = help_field(1, "optimizer steps per epoch; must divide prompts_per_step")
+    ref_refresh_steps: int = help_field(400, "replace the reference with the policy every N steps (paper: 400)")
+    max_grad_norm: float = help_field(1.0, "gradient clipping norm")
+    accuracy_weight: float = help_field(1.0, "weight of the accuracy reward")
+    format_weight: float = help_field(1.0, "weight of the format reward")
+    # evaluation (the paper's protocol: k samples at T=0.6, top-p 0.95)
+    eval_problems: int = help_field(64, "held-out test problems for the before/after evaluation")
+    eval_samples: int = help_field(4, "k: samples per problem for pass@1")
+    eval_temperature: float = help_field(0.6, "evaluation temperature")
+    eval_top_p: float = help_field(0.95, "evaluation top-p")
+    # logging and saving
+    log_samples_every: int = help_field(10, "write completions to samples.jsonl every N steps")
+    save_every: int = help_field(50, "write a checkpoint every N steps (and at the end)")
+    threads: int = help_field(0, "torch CPU threads (0 = one per core)")
+    device: str = help_field("cpu", "torch device: cpu | cuda")
+    dtype: str = help_field("float32", "model dtype: float32 | bfloat16")
+
+    def validate(self) -> None:
+        checks = [
+            (self.group_size >= 2, f"group_size must be >= 2 (GRPO needs a group), got {self.group_size}"),
+            (self.prompts_per_step >= 1, "prompts_per_step must be >= 1"),
+            (self.max_steps >= 0, "max_steps must be >= 0"),
+            (self.max_new_tokens >= 1, "max_new_tokens must be >= 1"),
+            (self.beta >= 0, f"beta must be >= 0, got {self.beta}"),
+            (self.epsilon > 0, f"epsilon must be > 0, got {self.epsilon}"),
+            (self.mu >= 1, "mu must be >= 1"),
+            (self.num_minibatches >= 1 and self.prompts_per_step % self.num_minibatches == 0,
+             f"num_minibatches ({self.num_minibatches}) must divide prompts_per_step ({self.prompts_per_step})"),
+            (self.temperature > 0, "temperature must be > 0 for RL rollouts"),
+            (0 < self.top_p <= 1, "top_p must be in (0, 1]"),
+            (self.eval_samples >= 1, "eval_samples must be >= 1"),
+            (self.lr > 0, "lr must be > 0"),
+            (self.dtype in ("float32", "bfloat16", "float16"), f"dtype must be float32 | bfloat16 | float16, got {self.dtype!r}"),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                raise ConfigError(msg)

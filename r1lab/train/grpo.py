@@ -1,0 +1,179 @@
+"""R1-Zero GRPO: reinforcement learning straight from a base model with rule rewards.
+
+The objective is the per-token form of GRPO (DeepSeekMath, arXiv 2402.03300, eq. 3), which is
+what open implementations call "GRPO":
+
+    L = 1/G Σ_i 1/|o_i| Σ_t [ -min(ρ_it A_i, clip(ρ_it, 1-ε, 1+ε) A_i) + β k3_it ]
+
+- ρ_it = π_θ(o_it | q, o_i<t) / π_old(o_it | q, o_i<t), a per-token ratio.
+- A_i = (r_i - mean_G r) / (std_G r + 1e-4) with the sample std, the same on every token of o_i.
+- k3_it = π_ref/π_θ - log(π_ref/π_θ) - 1, per token, added to the loss (not to the reward).
+- Aggregation: token mean within each completion, then mean over completions.
+- r_i = accuracy + format (equal weights, both rules, no reward model).
+
+Schedule (paper): one rollout per step, split into `num_minibatches` minibatches (by question,
+so each question's group stays together), `mu` epochs over them, one optimizer step each.
+Old log-probs are computed once per rollout; with mu = 1 and one minibatch the policy is its
+own old policy (ρ = 1), so that forward pass is skipped. The reference model is a frozen copy of
+the initial policy, replaced by the current policy every `ref_refresh_steps`; β = 0 loads none.
+
+Defaults, and where they depart from the paper for a 1M-parameter model on 2 CPU cores:
+G = 8 (paper 16), 16 questions per step (paper 32), lr 2e-4 (paper 3e-6: tiny models need
+larger steps), ε = 0.2 (paper's R1-Zero: 10), β = 0.001 and reference refresh 400 (paper),
+rollout temperature 1.0 (paper), mu = 1 (paper).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import time
+from dataclasses import dataclass
+
+import torch
+
+from r1lab.algos import clipped_policy_loss, grpo_advantages, kl_k3, seq_mean_token_mean
+from r1lab.rollout.engine import Rollout, SamplingParams, generate
+from r1lab.rollout.logprobs import completion_logprobs
+from r1lab.rollout.text import decode_completions, encode_prompts, stop_sequences
+from r1lab.tasks import Problem, r1_zero_prompt
+from r1lab.train.config import GRPOConfig
+from r1lab.verifiers.rewards import rule_rewards
+
+
+@dataclass
+class Batch:
+    """One step's rollout with what the loss needs, rows ordered question-major (i*G + j)."""
+    rollout: Rollout
+    problems: list[Problem]
+    texts: list[str]
+    rewards: torch.Tensor  # (N,)
+    accuracy: torch.Tensor  # (N,)
+    format: torch.Tensor  # (N,)
+    advantages: torch.Tensor  # (N,)
+    reward_failures: int
+
+
+class GRPO:
+    """Owns the policy, the reference and the optimizer; `step()` runs one GRPO step."""
+
+    def __init__(self, cfg: GRPOConfig, model, tokenizer, verifier: str):
+        self.cfg, self.model, self.tok, self.verifier = cfg, model, tokenizer, verifier
+        self.ref = _frozen_copy(model) if cfg.beta > 0 else None
+        decay = [p for p in model.parameters() if p.dim() >= 2]
+        rest = [p for p in model.parameters() if p.dim() < 2]
+        self.opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                                      {"params": rest, "weight_decay": 0.0}], lr=cfg.lr)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(
+            self.opt, lambda s: min(1.0, (s + 1) / max(1, cfg.warmup_steps)))
+        self.params = SamplingParams(temperature=cfg.temperature, top_p=cfg.top_p,
+                                     max_new_tokens=cfg.max_new_tokens,
+                                     stop_sequences=stop_sequences(tokenizer))
+        self.gen = torch.Generator().manual_seed(cfg.seed)
+        self.steps_done = 0
+
+    # ---- rollout and rewards -------------------------------------------------------------
+    def rollout(self, problems: list[Problem]) -> Batch:
+        cfg = self.cfg
+        prompts = encode_prompts(self.tok, [r1_zero_prompt(p.question) for p in problems])
+        self.model.eval()
+        ro = generate(self.model, prompts, cfg.group_size, self.params,
+                      eos_token_id=self.tok.eos_token_id, pad_token_id=self.tok.pad_token_id,
+                      generator=self.gen)
+        texts = decode_completions(self.tok, ro.completion_ids, ro.completion_mask)
+        refs = [p.answer for p in problems for _ in range(cfg.group_size)]
+        rewards, acc, fmt, failures = rule_rewards(texts, refs, self.verifier,
+                                                   cfg.accuracy_weight, cfg.format_weight)
+        adv, _ = grpo_advantages(rewards, cfg.group_size)  # (N,)
+        return Batch(ro, problems, texts, rewards, acc, fmt, adv, failures)
+
+    # ---- one GRPO step -------------------------------------------------------------------
+    def step(self, problems: list[Problem]) -> tuple[dict, Batch]:
+        cfg, t0 = self.cfg, time.perf_counter()
+        batch = self.rollout(problems)
+        t_rollout = time.perf_counter() - t0
+        self.model.train()
+        ro, G = batch.rollout, cfg.group_size
+        mbs = _minibatches(len(problems), cfg.num_minibatches)
+        on_policy = cfg.mu == 1 and cfg.num_minibatches == 1
+        old = None if on_policy else [self._logprobs(self.model, ro, q) for q in mbs]
+        ref = [self._logprobs(self.ref, ro, q) for q in mbs] if self.ref is not None else None
+        stats: dict[str, list[float]] = {}
+        for _ in range(cfg.mu):
+            for k, q in enumerate(mbs):
+                rows = slice(q.start * G, q.stop * G)
+                mask = ro.completion_mask[rows]  # (n, T)
+                logp, ent = completion_logprobs(self.model, ro.prompt_ids[q], ro.completion_ids[rows],
+                                                mask, G, temperature=cfg.temperature, with_entropy=True)
+                old_logp = logp.detach() if old is None else old[k]  # (n, T)
+                loss_tok, m = clipped_policy_loss(logp, old_logp, batch.advantages[rows], mask,
+                                                  cfg.epsilon, cfg.epsilon)
+                if ref is not None:
+                    kl_tok, km = kl_k3(logp, ref[k], mask)  # (n, T)
+                    loss_tok = loss_tok + cfg.beta * kl_tok
+                    m.update(km)
+                loss, _ = seq_mean_token_mean(loss_tok, mask)
+                self.opt.zero_grad(set_to_none=True)
+                loss.backward()
+                gnorm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm)
+                finite = bool(torch.isfinite(gnorm))
+                if finite:
+                    self.opt.step()
+                m.update(loss=loss.item(), grad_norm=gnorm.item(), skipped_update=float(not finite),
+                         entropy=(ent * mask).sum().item() / max(1, mask.sum().item()))
+                for key, v in m.items():
+                    stats.setdefault(key, []).append(v)
+        self.sched.step()
+        self.steps_done += 1
+        if self.ref is not None and self.steps_done % cfg.ref_refresh_steps == 0:
+            self.ref.load_state_dict(self.model.state_dict())
+        seconds = time.perf_counter() - t0
+        n_tokens = int(ro.lengths.sum())
+        metrics = {
+            "step": self.steps_done,
+            "reward": _nanmean(batch.rewards), "accuracy": _nanmean(batch.accuracy),
+            "format_rate": _nanmean(batch.format), "mean_length": ro.lengths.float().mean().item(),
+            "truncated_rate": ro.truncated.float().mean().item(),
+            "kl": _mean(stats.get("kl_mean", [0.0])), "clip_fraction": _mean(stats["clip_frac"]),
+            "entropy": _mean(stats["entropy"]), "grad_norm": _mean(stats["grad_norm"]),
+            "loss": _mean(stats["loss"]), "lr": self.sched.get_last_lr()[0],
+            "skipped_updates": int(sum(stats["skipped_update"])),
+            "reward_failures": batch.reward_failures,
+            "tokens_per_second": n_tokens / seconds, "rollout_seconds": t_rollout, "seconds": seconds,
+        }
+        return metrics, batch
+
+    @torch.no_grad()
+    def _logprobs(self, model, ro: Rollout, q: slice) -> torch.Tensor:
+        G = self.cfg.group_size
+        rows = slice(q.start * G, q.stop * G)
+        logp, _ = completion_logprobs(model, ro.prompt_ids[q], ro.completion_ids[rows],
+                                      ro.completion_mask[rows], G, temperature=self.cfg.temperature)
+        return logp  # (n, T)
+
+
+def set_threads(n: int) -> int:
+    n = n or os.cpu_count() or 1
+    torch.set_num_threads(n)
+    return n
+
+
+def _frozen_copy(model):
+    ref = copy.deepcopy(model).eval()
+    for p in ref.parameters():
+        p.requires_grad_(False)
+    return ref
+
+
+def _minibatches(n_questions: int, m: int) -> list[slice]:
+    size = n_questions // m
+    return [slice(i * size, (i + 1) * size) for i in range(m)]
+
+
+def _mean(xs: list[float]) -> float:
+    return sum(xs) / max(1, len(xs))
+
+
+def _nanmean(t: torch.Tensor) -> float:
+    v = t[~torch.isnan(t)]
+    return v.mean().item() if v.numel() else float("nan")

@@ -1,0 +1,39 @@
+"""The README documents every config field, exactly as the dataclasses define them."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from r1lab.config import fields_markdown
+from r1lab.models.pretrain import BaseConfig
+from r1lab.train.config import GRPOConfig
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def sync_readme() -> None:
+    """Rewrite the README's field tables (run: python tests/test_readme.py)."""
+    text = README.read_text()
+    for cls in (GRPOConfig, BaseConfig):
+        block = f"<!-- fields:{cls.__name__} -->\n{fields_markdown(cls)}\n<!-- /fields -->"
+        text = re.sub(rf"<!-- fields:{cls.__name__} -->.*?<!-- /fields -->", lambda m: block, text, flags=re.S)
+    README.write_text(text)
+
+
+@pytest.mark.parametrize("cls", [GRPOConfig, BaseConfig])
+def test_readme_field_tables_are_current(cls):
+    text = README.read_text()
+    block = re.search(rf"<!-- fields:{cls.__name__} -->\n(.*?)\n<!-- /fields -->", text, flags=re.S)
+    assert block, f"README lacks the {cls.__name__} table"
+    assert block.group(1) == fields_markdown(cls), "README field table is stale: run python tests/test_readme.py"
+
+
+def test_readme_starts_with_the_two_commands():
+    lines = README.read_text().splitlines()
+    cmds = [l for l in lines[:8] if l.startswith("python3 -m venv")]
+    assert len(cmds) == 2 and cmds[0].endswith("r1lab train") and "pytest" in cmds[1]
+
+
+if __name__ == "__main__":
+    sync_readme()
