@@ -8,7 +8,10 @@ the two RL-specific shapes awkward:
   sequences finish (`StaticKVCache`, `prefill`, `decode_step`);
 * training with a shared prefix: each prompt is run ONCE and its per-layer K/V are
   expanded to the G completions of that prompt, which attend to
-  [prefix K/V ; their own causal K/V] (`shared_prefix_hidden`).
+  [prefix K/V ; their own causal K/V] (`shared_prefix_hidden`, over all N x T padded
+  positions), and its padding-free form `packed_shared_prefix_hidden`: the per-token
+  work (embedding, norms, projections, MLP) runs on the packed real tokens only and
+  just attention sees right-padded rows, in buckets of rows of similar length.
 
 Choices:
 
@@ -367,3 +370,178 @@ def shared_prefix_hidden(
         xc = block_out(layer, xc, attend(qc, keys, vals, cmask))  # (N, T, C)
         xp = block_out(layer, xp, attend(qp, kp, vp, pmask, is_causal=not padded))  # (P, Lp, C)
     return final_norm(model, xp[:, -1]), final_norm(model, xc)
+
+
+# --------------------------------------------------------------------------- padding-free training forward
+
+_SDPA_GQA = tuple(int(v) for v in torch.__version__.split("+")[0].split(".")[:2]) >= (2, 5)
+
+
+def _attend_heads(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, is_causal: bool = False) -> Tensor:
+    """SDPA with GQA, head-major output. q (B, H, T, D), k/v (B, Hkv, S, D) -> (B, H, T, D)."""
+    if _SDPA_GQA:
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=is_causal,
+                                              enable_gqa=k.shape[1] != q.shape[1])
+    b, h, t, d = q.shape
+    rep, s = h // k.shape[1], k.shape[2]
+    if rep > 1:
+        k = k[:, :, None].expand(b, k.shape[1], rep, s, d).reshape(b, h, s, d)  # (B, H, S, D)
+        v = v[:, :, None].expand(b, v.shape[1], rep, s, d).reshape(b, h, s, d)  # (B, H, S, D)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=is_causal)
+
+
+def _buckets(lengths: list[int], prefix_width: int, overhead: int, max_cuts: int = 64) -> list[tuple[int, int]]:
+    """Split rows sorted by descending length into contiguous buckets [a, b) minimising the
+    padded attention work sum(rows * width * (prefix_width + width)) + `overhead` per bucket
+    (DP over bucket edges where the length changes, thinned to `max_cuts` evenly spread ones)."""
+    if not lengths:
+        return []
+    inner = [i for i in range(1, len(lengths)) if lengths[i] != lengths[i - 1]]
+    if len(inner) > max_cuts:
+        inner = [inner[(k * len(inner)) // max_cuts] for k in range(max_cuts)]
+    cuts = [0] + inner + [len(lengths)]
+    best, prev = [0.0] + [float("inf")] * (len(cuts) - 1), [0] * len(cuts)
+    for j in range(1, len(cuts)):
+        for i in range(j):
+            w = lengths[cuts[i]]  # widest row of bucket [cuts[i], cuts[j])
+            cost = best[i] + (cuts[j] - cuts[i]) * w * (prefix_width + w) + overhead
+            if cost < best[j]:
+                best[j], prev[j] = cost, i
+    out, j = [], len(cuts) - 1
+    while j > 0:
+        out.append((cuts[prev[j]], cuts[j]))
+        j = prev[j]
+    return out[::-1]
+
+
+@dataclass(frozen=True)
+class _PackedLayout:
+    """Where the packed tokens go for attention (built once per call, shared by all layers).
+
+    Attention sees segments of right-padded rows: first the P prompts (width Wp, plain causal),
+    then buckets of completion rows of similar length (query width w, keys [prompt (Wp) ; own (w)]).
+    All segments' queries live in one flat buffer of `sum(q_sizes)` slots and all keys/values in
+    another; `q_src`/`kv_src` name the packed token shown in each slot (padding slots show token 0:
+    they are masked as keys and their query outputs are never read, so they get exactly zero
+    gradient), and `q_slot` the slot of each packed token's query.
+    """
+
+    q_src: Tensor  # (Sq,) long
+    kv_src: Tensor  # (Skv,) long
+    q_slot: Tensor  # (K,) long
+    q_sizes: list[int]
+    kv_sizes: list[int]
+    shapes: list[tuple[int, int, int]]  # per segment: rows, query width, key width
+    masks: list[Tensor | None]  # per segment: additive (rows, 1, w, Wp+w) float mask; None = causal
+
+
+def _packed_layout(
+    plen: Tensor, slen: Tensor, prompt_of: Tensor, buckets: list[tuple[int, int]], dtype: torch.dtype
+) -> _PackedLayout:
+    """plen (P,) prompt lengths; slen (N',) completion lengths sorted descending; prompt_of (N',)."""
+    dev = plen.device
+    p, wp = plen.shape[0], int(plen.max())
+    pstart = plen.cumsum(0) - plen  # (P,) packed index of each prompt's first token
+    kp = int(plen.sum())
+    cstart = kp + slen.cumsum(0) - slen  # (N',) packed index of each completion row's first token
+    u = torch.arange(wp, device=dev)
+    prompt_valid = u < plen[:, None]  # (P, Wp)
+    prompt_src = torch.where(prompt_valid, pstart[:, None] + u, 0)  # (P, Wp)
+    q_src, kv_src, masks = [prompt_src.reshape(-1)], [prompt_src.reshape(-1)], [None]
+    real, shapes = [prompt_valid.reshape(-1)], [(p, wp, wp)]  # real: query slot holds a real token
+    for a, b in buckets:
+        w = int(slen[a])
+        t = torch.arange(w, device=dev)
+        own_valid = t < slen[a:b, None]  # (R, w)
+        own_src = torch.where(own_valid, cstart[a:b, None] + t, 0)  # (R, w)
+        q_src.append(own_src.reshape(-1))
+        real.append(own_valid.reshape(-1))
+        kv_src.append(torch.cat((prompt_src[prompt_of[a:b]], own_src), dim=1).reshape(-1))  # (R*(Wp+w),)
+        allowed = torch.cat((prompt_valid[prompt_of[a:b]][:, None, :].expand(b - a, w, wp),
+                             torch.ones(w, w, dtype=torch.bool, device=dev).tril().expand(b - a, w, w)), dim=-1)
+        masks.append(torch.zeros(allowed.shape, dtype=dtype, device=dev).masked_fill(~allowed, float("-inf"))[:, None])
+        shapes.append((b - a, w, wp + w))
+    q_src_all = torch.cat(q_src)  # (Sq,)
+    real_slots = torch.cat(real).nonzero().squeeze(1)  # (K,)
+    q_slot = torch.empty_like(real_slots)  # (K,)
+    q_slot[q_src_all[real_slots]] = real_slots
+    return _PackedLayout(q_src_all, torch.cat(kv_src), q_slot, [r * w for r, w, _ in shapes],
+                         [r * s for r, _, s in shapes], shapes, masks)
+
+
+def _packed_attention(lay: _PackedLayout, sp: Spec, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+    """Packed q (K, H*D) (RoPE applied), k/v (K, Hkv*D) -> attention output (K, H*D)."""
+    d = sp.head_dim
+    qs = q.index_select(0, lay.q_src).split(lay.q_sizes)  # per segment (rows*w, H*D)
+    ks = k.index_select(0, lay.kv_src).split(lay.kv_sizes)  # per segment (rows*s, Hkv*D)
+    vs = v.index_select(0, lay.kv_src).split(lay.kv_sizes)
+    outs = []
+    for (r, w, s), mask, qi, ki, vi in zip(lay.shapes, lay.masks, qs, ks, vs):
+        o = _attend_heads(qi.view(r, w, sp.n_heads, d).transpose(1, 2), ki.view(r, s, sp.n_kv_heads, d).transpose(1, 2),
+                          vi.view(r, s, sp.n_kv_heads, d).transpose(1, 2), mask, is_causal=mask is None)  # (r, H, w, D)
+        outs.append(o.transpose(1, 2).reshape(r * w, sp.n_heads * d))
+    return torch.cat(outs).index_select(0, lay.q_slot)  # (K, H*D)
+
+
+def packed_shared_prefix_hidden(
+    model: nn.Module, prefix_ids: Tensor, prefix_mask: Tensor, completion_ids: Tensor, lengths: Tensor,
+    group_size: int, bucket_overhead: int = 32768,
+) -> tuple[Tensor, Tensor]:
+    """Padding-free `shared_prefix_hidden`: only the first `lengths[n]` completion tokens of row n
+    are computed; they attend to their prompt and to themselves exactly as in the padded forward.
+
+    prefix_ids/prefix_mask (P, Lp), padded on either side (no holes); completion_ids (N, T), N = P*G,
+    row i*G+j continuing prompt i; lengths (N,) in [0, T]. Returns the final-normed hidden of the
+    last prompt token (P, C) and of the computed completion tokens (K, C), K = lengths.sum(), row
+    after row (row n's tokens 0..lengths[n]-1 consecutive).
+
+    Every per-token op (embedding, norms, projections, RoPE, MLP) runs on the packed tokens
+    [prompt tokens ; completion tokens] (each prompt once); only attention gathers q/k/v into
+    right-padded rows (`_PackedLayout`). Completion rows are sorted by length and grouped into
+    buckets (`_buckets`; `bucket_overhead` is the per-bucket cost in query x key units) so attention
+    padding stays small too. In the last layer o_proj/MLP run only where an output is returned.
+    """
+    sp = spec(model)
+    p = prefix_mask.shape[0]
+    n, t = completion_ids.shape
+    if n != p * group_size:
+        raise ValueError(f"completion rows {n} != prompts {p} x group_size {group_size}")
+    dev = completion_ids.device
+    lengths = lengths.to(dev, torch.long).clamp(0, t)  # (N,)
+    plen = prefix_mask.long().sum(-1)  # (P,)
+    if bool((plen == 0).any()):
+        raise ValueError("every prompt needs at least one token")
+
+    order = torch.sort(lengths, descending=True, stable=True).indices  # (N,) rows by descending length
+    order = order[lengths[order] > 0]  # (N',)
+    slen = lengths[order]  # (N',)
+    kp, kc = int(plen.sum()), int(slen.sum())
+    steps = torch.arange(t, device=dev)
+    sel = steps < slen[:, None]  # (N', T)
+    ids = torch.cat((prefix_ids[prefix_mask], completion_ids[order][sel]))  # (K,) packed tokens
+    cpos = plen.repeat_interleave(group_size)[order][:, None] + steps  # (N', T)
+    pos = torch.cat((positions_from_mask(prefix_mask)[prefix_mask], cpos[sel]))  # (K,)
+
+    x = embed(model, ids)  # (K, C)
+    lay = _packed_layout(plen, slen, order // group_size, _buckets(slen.tolist(), int(plen.max()), bucket_overhead),
+                         x.dtype)
+    cos, sin = rope_cos_sin(model, pos[None], x.dtype)  # (1, 1, K, D)
+    cos, sin = cos[0, 0, :, None], sin[0, 0, :, None]  # (K, 1, D)
+    keep = torch.cat((plen.cumsum(0) - 1, torch.arange(kp, kp + kc, device=dev)))  # (P+Kc,) returned rows
+    layers = model.model.layers
+    for li, layer in enumerate(layers):
+        at = layer.self_attn
+        h = rms_norm(layer.input_layernorm, x)  # (K, C)
+        q = apply_rope(_lin(at.q_proj, h).view(-1, sp.n_heads, sp.head_dim), cos, sin).flatten(1)  # (K, H*D)
+        k = apply_rope(_lin(at.k_proj, h).view(-1, sp.n_kv_heads, sp.head_dim), cos, sin).flatten(1)  # (K, Hkv*D)
+        attn_out = _packed_attention(lay, sp, q, k, _lin(at.v_proj, h))  # (K, H*D)
+        if li == len(layers) - 1:
+            x, attn_out = x.index_select(0, keep), attn_out.index_select(0, keep)  # (P+Kc, ...)
+        x = block_out(layer, x, attn_out)
+    hidden = final_norm(model, x)  # (P+Kc, C)
+    # completion rows back to their original order
+    start = torch.zeros(n, dtype=torch.long, device=dev)
+    start[order] = slen.cumsum(0) - slen  # (N,)
+    rows = torch.arange(n, device=dev)[:, None].expand(n, t)[steps < lengths[:, None]]  # (Kc,) row-major
+    tpos = steps.expand(n, t)[steps < lengths[:, None]]  # (Kc,)
+    return hidden[:p], hidden[p:].index_select(0, start[rows] + tpos)

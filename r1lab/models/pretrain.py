@@ -43,6 +43,7 @@ class BaseConfig:
     intermediate_size: int = help_field(384, "SwiGLU hidden size")
     worked_fraction: float = help_field(0.3, "share of documents that show working before the answer")
     countdown_fraction: float = help_field(0.15, "share of problems that are Countdown")
+    init_from: str = help_field("", "continue pretraining from this model directory (its tokenizer is kept)")
     save_every: int = help_field(0, "also save a snapshot to output_dir/step-N every N steps (0 = only at the end)")
     threads: int = help_field(0, "torch threads (0 = all cores)")
 
@@ -81,8 +82,12 @@ def pretrain(cfg: BaseConfig, log: Callable[[str], None] = print) -> Path:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     mix = CorpusMix(worked_fraction=cfg.worked_fraction, countdown_fraction=cfg.countdown_fraction)
-    tok = corpus_tokenizer(documents(cfg.seed + 1, mix), vocab_size=cfg.vocab_size)
-    model = Qwen2ForCausalLM(model_config(cfg, len(tok), tok.eos_token_id))
+    if cfg.init_from:
+        from r1lab.models.io import load
+        model, tok = load(cfg.init_from)
+    else:
+        tok = corpus_tokenizer(documents(cfg.seed + 1, mix), vocab_size=cfg.vocab_size)
+        model = Qwen2ForCausalLM(model_config(cfg, len(tok), tok.eos_token_id))
     n_params = sum(p.numel() for p in model.parameters())
     log(f"tiny base: {n_params / 1e6:.2f}M parameters, vocab {len(tok)}")
     decay = [p for p in model.parameters() if p.dim() >= 2]

@@ -114,3 +114,61 @@ def test_left_pad_and_positions():
     assert fw.positions_from_mask(mask).tolist() == [[0, 1, 2], [0, 0, 0]]
     with pytest.raises(ValueError):
         fw.left_pad([[1], []], 0)
+
+
+def test_packed_shared_prefix_forward_matches_per_row_hf(tiny_model):
+    """Ragged rows (lengths 0, 1, ..., T) computed padding-free equal the unpadded HF forward,
+    whatever the attention bucketing; gradients equal those of the padded shared-prefix forward."""
+    group, t = 3, 7
+    ids, mask = fw.left_pad(PROMPTS, 0)
+    n = len(PROMPTS) * group
+    comp = torch.randint(1, 64, (n, t), generator=torch.Generator().manual_seed(5))
+    lengths = torch.tensor([t, 1, 0, 4, t, 2, 0, 6, 3])  # (N,)
+    starts = (lengths.cumsum(0) - lengths).tolist()
+    outs = {ov: fw.packed_shared_prefix_hidden(tiny_model, ids, mask, comp, lengths, group, bucket_overhead=ov)
+            for ov in (0, 10**12)}  # one bucket per distinct length / a single bucket
+    last, hidden = outs[0]
+    assert last.shape == (len(PROMPTS), 32) and hidden.shape == (int(lengths.sum()), 32)
+    assert (outs[0][1] - outs[10**12][1]).abs().max() < TOL
+    with torch.no_grad():
+        for r in range(n):
+            p, m = PROMPTS[r // group], int(lengths[r])
+            ref = tiny_model(input_ids=torch.tensor([p + comp[r, :m].tolist()])).logits[0]  # (Lp+m, V)
+            assert (fw.lm_logits(tiny_model, last[r // group]) - ref[len(p) - 1]).abs().max() < TOL
+            mine = fw.lm_logits(tiny_model, hidden[starts[r]: starts[r] + m])  # (m, V)
+            assert mine.shape[0] == m and (m == 0 or (mine - ref[len(p):]).abs().max() < TOL)
+    # gradients: same weighted loss through the padded forward
+    w = torch.randn(hidden.shape, generator=torch.Generator().manual_seed(6))
+    ((hidden * w).sum() + last.pow(2).sum()).backward()
+    ours = {k: p.grad for k, p in tiny_model.named_parameters()}  # (lm_head unused: None)
+    tiny_model.zero_grad(set_to_none=True)
+    last_ref, hidden_ref = fw.shared_prefix_hidden(tiny_model, ids, mask, comp, group)
+    valid = torch.arange(t) < lengths[:, None]  # (N, T)
+    ((hidden_ref[valid] * w).sum() + last_ref.pow(2).sum()).backward()
+    for k, p in tiny_model.named_parameters():
+        assert (ours[k] is None) == (p.grad is None), k
+        assert ours[k] is None or (ours[k] - p.grad).abs().max() < TOL * max(1.0, p.grad.abs().max()), k
+
+
+def test_packed_forward_right_padded_prefix_and_empty_completions(tiny_model):
+    ids, mask = fw.left_pad(PROMPTS, 0)
+    right_ids = torch.stack([torch.roll(r, -int((~m).sum())) for r, m in zip(ids, mask)])  # same prompts, right padded
+    right_mask = torch.stack([torch.roll(m, -int((~m).sum())) for m in mask])
+    comp = torch.randint(1, 64, (3, 4), generator=torch.Generator().manual_seed(7))
+    with torch.no_grad():
+        a_last, a_hidden = fw.packed_shared_prefix_hidden(tiny_model, ids, mask, comp, torch.tensor([4, 2, 3]), 1)
+        b_last, b_hidden = fw.packed_shared_prefix_hidden(tiny_model, right_ids, right_mask, comp,
+                                                          torch.tensor([4, 2, 3]), 1)
+        e_last, e_hidden = fw.packed_shared_prefix_hidden(tiny_model, ids, mask, comp, torch.zeros(3), 1)
+    assert (a_last - b_last).abs().max() < TOL and (a_hidden - b_hidden).abs().max() < TOL
+    assert (a_last - e_last).abs().max() < TOL and e_hidden.shape == (0, a_hidden.shape[1])
+
+
+def test_buckets_cover_rows_in_order():
+    lengths = [9, 9, 7, 5, 5, 5, 2, 1]
+    for overhead in (0, 50, 10**9):
+        b = fw._buckets(lengths, 4, overhead)
+        assert b[0][0] == 0 and b[-1][1] == len(lengths) and all(x[1] == y[0] for x, y in zip(b, b[1:]))
+    assert len(fw._buckets(lengths, 4, 0)) == 5 and fw._buckets(lengths, 4, 10**9) == [(0, 8)]
+    assert fw._buckets([], 4, 0) == []
+    assert len(fw._buckets(lengths, 4, 0, max_cuts=2)) == 3  # edges thinned for long batches

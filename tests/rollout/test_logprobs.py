@@ -88,3 +88,53 @@ def test_scores_generated_rollouts_under_autograd(qwen2_model):
     logp.sum().backward()
     assert qwen2_model.lm_head.weight.grad is not None
     assert torch.isfinite(logp).all() and (logp[r.completion_mask] < 0).all()
+
+
+def reference_any_mask(model, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Like `reference`, for any mask (holes too): row r runs up to its last scored token."""
+    logp, ent = torch.zeros(ids.shape), torch.zeros(ids.shape)
+    for r in range(ids.shape[0]):
+        scored = mask[r].nonzero().squeeze(1)
+        if scored.numel() == 0:
+            continue
+        p, end = PROMPTS[r // GROUP], int(scored[-1]) + 1
+        c = ids[r, :end]
+        logits = model(input_ids=torch.tensor([p + c.tolist()])).logits[0, len(p) - 1: len(p) - 1 + end]  # (end, V)
+        lsm = torch.log_softmax(logits, dim=-1)
+        logp[r, :end] = torch.where(mask[r, :end], lsm.gather(-1, c[:, None])[:, 0], 0.0)
+        ent[r, :end] = torch.where(mask[r, :end], -(lsm.exp() * lsm).sum(-1), 0.0)
+    return logp, ent
+
+
+def test_strongly_ragged_rows_values_and_gradients(lean_model):
+    """Lengths 1 and T, a fully masked row and a row with a hole, padded with token 0:
+    log-probs, entropy and gradients equal a plain per-row HF forward; padding scores 0."""
+    t = 9
+    g = torch.Generator().manual_seed(11)
+    ids = torch.randint(1, 64, (len(PROMPTS) * GROUP, t), generator=g)  # (N, T)
+    lengths = torch.tensor([t, 1, 0, 1, t, 5, 2, t, 1])
+    mask = torch.arange(t) < lengths[:, None]  # (N, T)
+    mask[5, 2] = False  # a hole: scored 0, 1, 3, 4
+    ids = ids.masked_fill(torch.arange(t) >= lengths[:, None], 0)
+    w = torch.randn(ids.shape, generator=torch.Generator().manual_seed(12))
+    logp, ent = completion_logprobs(lean_model, PROMPTS, ids, mask, GROUP, with_entropy=True, chunk_size=7)
+    assert (logp[~mask] == 0).all() and (ent[~mask] == 0).all()
+    ((logp * w).sum() + 0.1 * ent.sum()).backward()
+    ours = {n: p.grad.clone() for n, p in lean_model.named_parameters()}
+    lean_model.zero_grad()
+    ref_logp, ref_ent = reference_any_mask(lean_model, ids, mask)
+    assert (logp - ref_logp).abs().max() < TOL
+    assert (ent - ref_ent).abs().max() < TOL
+    ((ref_logp * w).sum() + 0.1 * ref_ent.sum()).backward()
+    for n, p in lean_model.named_parameters():
+        assert torch.allclose(ours[n], p.grad, atol=TOL, rtol=1e-4), n
+    with torch.no_grad():  # the previous padded computation agrees
+        padded, _ = completion_logprobs(lean_model, PROMPTS, ids, mask, GROUP, _padded=True)
+    assert (padded - logp.detach()).abs().max() < TOL
+
+
+def test_fully_masked_batch_scores_zero(qwen2_model):
+    ids = torch.randint(1, 64, (len(PROMPTS) * GROUP, 4), generator=torch.Generator().manual_seed(13))
+    logp, ent = completion_logprobs(qwen2_model, PROMPTS, ids, torch.zeros(ids.shape, dtype=torch.bool), GROUP,
+                                    with_entropy=True)
+    assert logp.shape == ids.shape and (logp == 0).all() and (ent == 0).all()
