@@ -42,17 +42,33 @@ def train(ctx: typer.Context, config: str = typer.Option(None, "--config", help=
 
 
 def _base_doc() -> str:
-    from r1lab.models.pretrain import BaseConfig
+    from r1lab.models.base_config import BaseConfig
     return ("Build the built-in tiny base model: synthetic corpus, BPE tokenizer, pretraining."
             + _fields_help(BaseConfig))
 
 
 @app.command(context_settings=_EXTRA, help=_base_doc())
 def base(ctx: typer.Context, config: str = typer.Option(None, "--config", help="YAML config file")):
-    from r1lab.models.pretrain import BaseConfig, pretrain
+    from r1lab.models.base_config import BaseConfig
+    from r1lab.models.pretrain import pretrain
     cfg = _config(BaseConfig, ctx, config)
     out = pretrain(cfg)
     typer.echo(f"base model written to {out}")
+
+
+@app.command(help="Grade a JSONL file of responses with a verifier (the same function as the RL reward).\n\n"
+                  "Writes each row plus `correct` (true/false/null when unparseable) and `extracted`, "
+                  "and prints the counts. For gsm8k the reference field holds the full answer text.")
+def grade(file: str = typer.Argument(..., help="JSONL file, one response per line"),
+          verifier: str = typer.Option(..., "--verifier", help="math, gsm8k, code, number or countdown"),
+          response_field: str = typer.Option("response", "--response-field", help="field holding the response"),
+          reference_field: str = typer.Option("answer", "--reference-field", help="field holding the reference"),
+          output: str = typer.Option(None, "--output", help="graded JSONL (default FILE.graded.jsonl)"),
+          workers: int = typer.Option(0, "--workers", help="parallel sandboxes for code (0: all CPUs)")):
+    from r1lab.eval.grade import grade_file
+    summary, out = grade_file(file, verifier, response_field, reference_field, output, workers or None)
+    typer.echo(summary.line())
+    typer.echo(f"graded rows written to {out}")
 
 
 def main() -> None:

@@ -12,47 +12,16 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import torch
 from transformers import Qwen2Config, Qwen2ForCausalLM
 
-from r1lab.config import help_field
+from r1lab.models.base_config import BaseConfig
 from r1lab.models.corpus import CorpusMix, documents
 from r1lab.models.io import save
 from r1lab.models.tokenizer import corpus_tokenizer
-
-
-@dataclass
-class BaseConfig:
-    output_dir: str = help_field("runs/base", "where the model directory is written")
-    seed: int = help_field(0, "seed for the corpus, the tokenizer and the initialisation")
-    steps: int = help_field(1500, "optimizer steps")
-    batch_size: int = help_field(32, "windows per step")
-    seq_len: int = help_field(320, "tokens per window (covers the R1-Zero prompt plus an answer)")
-    lr: float = help_field(3e-3, "peak learning rate (AdamW, linear warm-up, cosine to 10%)")
-    warmup_steps: int = help_field(50, "linear warm-up steps")
-    weight_decay: float = help_field(0.1, "AdamW weight decay")
-    vocab_size: int = help_field(512, "BPE vocabulary size")
-    hidden_size: int = help_field(128, "model width")
-    num_layers: int = help_field(4, "transformer blocks")
-    num_heads: int = help_field(4, "attention heads")
-    num_kv_heads: int = help_field(2, "key/value heads (grouped-query attention)")
-    intermediate_size: int = help_field(384, "SwiGLU hidden size")
-    worked_fraction: float = help_field(0.3, "share of documents that show working before the answer")
-    countdown_fraction: float = help_field(0.15, "share of problems that are Countdown")
-    init_from: str = help_field("", "continue pretraining from this model directory (its tokenizer is kept)")
-    save_every: int = help_field(0, "also save a snapshot to output_dir/step-N every N steps (0 = only at the end)")
-    threads: int = help_field(0, "torch threads (0 = all cores)")
-
-    def validate(self) -> None:
-        from r1lab.config import ConfigError
-        if self.hidden_size % self.num_heads or self.num_heads % self.num_kv_heads:
-            raise ConfigError("hidden_size must divide by num_heads, and num_heads by num_kv_heads")
-        if not 0 <= self.worked_fraction <= 1:
-            raise ConfigError(f"worked_fraction must be in [0, 1], got {self.worked_fraction}")
 
 
 def model_config(cfg: BaseConfig, vocab_size: int, eos_id: int) -> Qwen2Config:
@@ -98,7 +67,8 @@ def pretrain(cfg: BaseConfig, log: Callable[[str], None] = print) -> Path:
                        cfg.batch_size, cfg.seq_len)
     model.train()
     t0 = time.time()
-    for step in range(1, cfg.steps + 1):
+    last = min(cfg.steps, cfg.stop_at) if cfg.stop_at else cfg.steps
+    for step in range(1, last + 1):
         lr = _lr(cfg, step)
         for g in opt.param_groups:
             g["lr"] = lr
@@ -109,10 +79,10 @@ def pretrain(cfg: BaseConfig, log: Callable[[str], None] = print) -> Path:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        if step % 50 == 0 or step == cfg.steps:
+        if step % 50 == 0 or step == last:
             tps = step * cfg.batch_size * cfg.seq_len / (time.time() - t0)
             log(f"step {step}/{cfg.steps} loss {loss.item():.4f} lr {lr:.2e} {tps:,.0f} tok/s")
-        if cfg.save_every and step % cfg.save_every == 0 and step < cfg.steps:
+        if cfg.save_every and step % cfg.save_every == 0 and step < last:
             save(model, tok, Path(cfg.output_dir) / f"step-{step}")
     return save(model, tok, cfg.output_dir)
 

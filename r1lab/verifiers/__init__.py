@@ -3,12 +3,17 @@
 from typing import Callable
 
 from r1lab.verifiers.base import Grade, answer_tag
+from r1lab.verifiers.code import verify_code
 from r1lab.verifiers.countdown import verify_countdown
 from r1lab.verifiers.format import format_reward, tag_count_reward
+from r1lab.verifiers.gsm8k import verify_gsm8k
+from r1lab.verifiers.language import detect_language, language_consistency
+from r1lab.verifiers.math import verify_math
 from r1lab.verifiers.number import verify_number
 
 Verifier = Callable[[str, str], Grade]
-VERIFIERS: dict[str, Verifier] = {"number": verify_number, "countdown": verify_countdown}
+VERIFIERS: dict[str, Verifier] = {"number": verify_number, "countdown": verify_countdown, "math": verify_math,
+                                  "gsm8k": verify_gsm8k, "code": verify_code}
 
 
 def get_verifier(name: str) -> Verifier:
@@ -17,5 +22,6 @@ def get_verifier(name: str) -> Verifier:
     return VERIFIERS[name]
 
 
-__all__ = ["Grade", "Verifier", "VERIFIERS", "answer_tag", "format_reward", "get_verifier",
-           "tag_count_reward", "verify_countdown", "verify_number"]
+__all__ = ["Grade", "Verifier", "VERIFIERS", "answer_tag", "detect_language", "format_reward", "get_verifier",
+           "language_consistency", "tag_count_reward", "verify_code", "verify_countdown", "verify_gsm8k",
+           "verify_math", "verify_number"]

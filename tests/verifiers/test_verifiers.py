@@ -65,3 +65,23 @@ def test_get_verifier():
     assert get_verifier("number") is verify_number
     with pytest.raises(KeyError):
         get_verifier("nope")
+
+
+def test_column_reward_passes_extra_columns_and_survives_failures(caplog):
+    import math as m
+
+    from r1lab.verifiers import language_consistency
+    from r1lab.verifiers.rewards import column_reward
+    texts = ["<think>we add</think>", "<think>我们加</think>", "<think>x</think>"]
+    r, fails = column_reward(lambda t, target: language_consistency(t, target), texts, {"target": ["en", "en", "zh"]})
+    assert r[:2].tolist() == [1.0, 0.0] and r[2].item() == 0.0 and fails == 0
+
+    def flaky(text, k):
+        if k == 1:
+            raise RuntimeError("boom")
+        return None if k == 2 else (m.nan if k == 3 else 0.5)
+    r, fails = column_reward(flaky, ["a"] * 4, {"k": [0, 1, 2, 3]})
+    assert r[0].item() == 0.5 and all(m.isnan(v) for v in r[1:].tolist()) and fails == 2
+    assert "boom" in caplog.text
+    with pytest.raises(ValueError, match="column 'k'"):
+        column_reward(flaky, ["a"], {"k": [0, 1]})

@@ -1,0 +1,109 @@
+"""`r1lab grade`: grade a JSONL file of responses with any registered verifier.
+
+Each input row is written back unchanged plus `correct` (true, false, or null when the
+response had no parseable answer) and `extracted` (the answer the verifier read). Rows are
+graded by the very function used as the RL reward. Code is run in parallel sandboxes; the other
+verifiers run in the calling thread (math-verify's timeouts need the main thread).
+
+Bad input is a `UserError` naming the file and the 1-based line: a missing or unreadable file,
+bytes that are not UTF-8, a line that is not a JSON object, a row without the response or
+reference field (or with a non-string one), a reference the verifier rejects. Blank lines are
+skipped.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import NamedTuple
+
+from r1lab.errors import UserError
+from r1lab.verifiers import VERIFIERS, Grade, get_verifier
+
+
+class Summary(NamedTuple):
+    correct: int
+    wrong: int
+    unparseable: int
+    total: int
+
+    def line(self) -> str:
+        acc = self.correct / self.total if self.total else 0.0
+        return (f"correct {self.correct} / wrong {self.wrong} / unparseable {self.unparseable} / "
+                f"total {self.total} (accuracy {acc:.2%})")
+
+
+def read_rows(path: Path, fields: tuple[str, ...]) -> list[tuple[int, dict]]:
+    """(line number, row) for each non-blank line; every row must hold `fields` as strings."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise UserError(f"{path}: file not found") from None
+    except OSError as e:
+        raise UserError(f"{path}: cannot read ({e.strerror})") from None
+    rows = []
+    for n, raw in enumerate(data.splitlines(), start=1):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise UserError(f"{path}:{n}: not valid UTF-8 (byte {e.start + 1})") from None
+        if not text.strip():
+            continue
+        try:
+            row = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise UserError(f"{path}:{n}: malformed JSON ({e.msg}, column {e.colno})") from None
+        if not isinstance(row, dict):
+            raise UserError(f"{path}:{n}: expected a JSON object, got {type(row).__name__}")
+        for f in fields:
+            if f not in row:
+                raise UserError(f"{path}:{n}: row has no field {f!r}")
+            if not isinstance(row[f], str):
+                raise UserError(f"{path}:{n}: field {f!r} must be a string, got {type(row[f]).__name__}")
+        rows.append((n, row))
+    return rows
+
+
+def _grade_all(path: Path, verifier: str, rows: list[tuple[int, dict]], response_field: str,
+               reference_field: str, workers: int | None) -> list[Grade]:
+    responses = [r[response_field] for _, r in rows]
+    references = [r[reference_field] for _, r in rows]
+    if verifier == "code":
+        from r1lab.verifiers.code import parse_reference, verify_code_many
+        for (n, _), ref in zip(rows, references):
+            try:
+                parse_reference(ref)
+            except ValueError as e:
+                raise UserError(f"{path}:{n}: bad reference: {e}") from None
+        return verify_code_many(responses, references, workers)
+    verify = get_verifier(verifier)
+    grades = []
+    for (n, _), resp, ref in zip(rows, responses, references):
+        try:
+            grades.append(verify(resp, ref))
+        except ValueError as e:
+            raise UserError(f"{path}:{n}: bad reference: {e}") from None
+    return grades
+
+
+def grade_file(file: str | Path, verifier: str, response_field: str = "response",
+               reference_field: str = "answer", output: str | Path | None = None,
+               workers: int | None = None) -> tuple[Summary, Path]:
+    """Grade every row of `file`; write the graded rows to `output`; return (summary, output path)."""
+    path = Path(file)
+    if verifier not in VERIFIERS:
+        raise UserError(f"unknown verifier {verifier!r}; known: {', '.join(VERIFIERS)}")
+    out = Path(output) if output is not None else path.with_name(path.name.removesuffix(".jsonl") + ".graded.jsonl")
+    if out.resolve() == path.resolve():
+        raise UserError(f"{out}: the output would overwrite the input")
+    rows = read_rows(path, (response_field, reference_field))
+    grades = _grade_all(path, verifier, rows, response_field, reference_field, workers)
+    try:
+        with open(out, "w", encoding="utf-8") as f:
+            for (_, row), g in zip(rows, grades):
+                f.write(json.dumps({**row, "correct": g.correct, "extracted": g.extracted}, ensure_ascii=False) + "\n")
+    except OSError as e:
+        raise UserError(f"{out}: cannot write ({e.strerror})") from None
+    correct = sum(g.correct is True for g in grades)
+    unparseable = sum(g.correct is None for g in grades)
+    return Summary(correct, len(grades) - correct - unparseable, unparseable, len(grades)), out
