@@ -83,7 +83,7 @@ def pretrain(cfg: BaseConfig, log: Callable[[str], None] = print) -> Path:
             tps = step * cfg.batch_size * cfg.seq_len / (time.time() - t0)
             log(f"step {step}/{cfg.steps} loss {loss.item():.4f} lr {lr:.2e} {tps:,.0f} tok/s")
         if cfg.save_every and step % cfg.save_every == 0 and step < last:
-            save(model, tok, Path(cfg.output_dir) / f"step-{step}")
+            save(model, tok, Path(f"{cfg.output_dir}-snapshots") / f"step-{step}")
     return save(model, tok, cfg.output_dir)
 
 
