@@ -26,19 +26,13 @@ import statistics
 import time
 
 import torch
-from transformers import Qwen2Config, Qwen2ForCausalLM
+from _shapes import add_model_args, build_qwen2
 
 from r1lab.rollout.logprobs import completion_logprobs
 
 
-def build_model(args: argparse.Namespace) -> Qwen2ForCausalLM:
-    torch.manual_seed(args.seed)
-    cfg = Qwen2Config(
-        vocab_size=args.vocab, hidden_size=args.hidden, num_hidden_layers=args.layers,
-        num_attention_heads=args.heads, num_key_value_heads=args.kv_heads,
-        intermediate_size=args.intermediate, max_position_embeddings=1024, tie_word_embeddings=True,
-    )
-    return Qwen2ForCausalLM(cfg).float().train()
+def build_model(args: argparse.Namespace):
+    return build_qwen2(args).train()
 
 
 def make_batch(args: argparse.Namespace) -> tuple[list[list[int]], torch.Tensor, torch.Tensor]:
@@ -68,21 +62,13 @@ def run_once(model, prompts, ids, mask, args, padded: bool) -> tuple[float, floa
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--hidden", type=int, default=128)
-    ap.add_argument("--layers", type=int, default=4)
-    ap.add_argument("--heads", type=int, default=4)
-    ap.add_argument("--kv-heads", type=int, default=2)
-    ap.add_argument("--intermediate", type=int, default=384)
-    ap.add_argument("--vocab", type=int, default=512)
-    ap.add_argument("--prompts", type=int, default=8)
-    ap.add_argument("--group", type=int, default=8)
+    add_model_args(ap, vocab=512, intermediate=384)
     ap.add_argument("--prompt-len", type=int, default=186, help="mean prompt length")
     ap.add_argument("--prompt-spread", type=int, default=10, help="prompt lengths uniform in mean +- spread")
     ap.add_argument("--min-len", type=int, default=20, help="completion lengths uniform in [min-len, max-len]")
     ap.add_argument("--max-len", type=int, default=128, help="T: completions are right padded to this")
     ap.add_argument("--temperature", type=float, default=1.0)
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)

@@ -16,20 +16,13 @@ import os
 import time
 
 import torch
-from transformers import Qwen2Config, Qwen2ForCausalLM
+from _shapes import add_model_args, build_qwen2
 
 from r1lab.rollout.engine import SamplingParams, generate
 
 
-def build_model(args: argparse.Namespace) -> Qwen2ForCausalLM:
-    torch.manual_seed(args.seed)
-    cfg = Qwen2Config(
-        vocab_size=args.vocab, hidden_size=args.hidden, num_hidden_layers=args.layers,
-        num_attention_heads=args.heads, num_key_value_heads=args.kv_heads,
-        intermediate_size=args.intermediate or 4 * args.hidden, max_position_embeddings=4096,
-        tie_word_embeddings=True,
-    )
-    return Qwen2ForCausalLM(cfg).to(getattr(torch, args.dtype)).eval()
+def build_model(args: argparse.Namespace):
+    return build_qwen2(args, getattr(torch, args.dtype)).eval()
 
 
 def make_prompts(args: argparse.Namespace) -> list[list[int]]:
@@ -68,14 +61,7 @@ def time_hf(model, prompts, args, params) -> tuple[float, int]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--hidden", type=int, default=128)
-    ap.add_argument("--layers", type=int, default=4)
-    ap.add_argument("--heads", type=int, default=4)
-    ap.add_argument("--kv-heads", type=int, default=2)
-    ap.add_argument("--intermediate", type=int, default=0, help="0 = 4 x hidden")
-    ap.add_argument("--vocab", type=int, default=64)
-    ap.add_argument("--prompts", type=int, default=8)
-    ap.add_argument("--group", type=int, default=8)
+    add_model_args(ap, vocab=64, intermediate=0)
     ap.add_argument("--prompt-len", type=int, default=32)
     ap.add_argument("--max-new-tokens", type=int, default=64)
     ap.add_argument("--temperature", type=float, default=1.0)
@@ -83,7 +69,6 @@ def main() -> None:
     ap.add_argument("--eos", type=int, default=-1, help="-1 = never stop early (vocab+1 is used)")
     ap.add_argument("--dtype", default="float32")
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch intra-op threads")
     args = ap.parse_args()
     if args.eos < 0:

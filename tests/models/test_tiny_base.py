@@ -52,9 +52,16 @@ def test_corpus_never_holds_the_template_and_is_mostly_answer_only():
 
 
 def test_addition_steps_are_right():
+    """Every worked solution in the corpus ends on the right sum, slips and checks included, and
+    each step's 'left' part is what remains of the numbers after chopping the last digit."""
     import random
+    import re
     rng = random.Random(0)
-    for p in take(get_task("arithmetic"), "train", 200, seed=3):
-        a, b = p.meta["a"], p.meta["b"]
-        steps = addition_steps(rng, a, b, slip=False)
-        assert steps.split()[-1].strip(".()") == str(a + b) or str(a + b) in steps.split()[-1]
+    for slip in (False, True):
+        for p in take(get_task("arithmetic"), "train", 200, seed=3):
+            a, b = p.meta["a"], p.meta["b"]
+            steps = addition_steps(rng, a, b, slip=slip)
+            assert re.findall(r"\d+", steps)[-1] == str(a + b), steps
+            assert ("wrong" in steps or "check" in steps) == slip or not slip
+    steps = addition_steps(random.Random(1), 6287, 652, slip=False)
+    assert "628+65" in steps and "62+6" in steps and "6939" in steps

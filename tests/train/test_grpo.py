@@ -53,13 +53,15 @@ def test_beta_zero_loads_no_reference():
 
 
 def test_inner_epochs_and_minibatches_change_the_policy_and_clip():
-    trainer, probs = _trainer(mu=3, num_minibatches=2, lr=5e-3, beta=0.04)
+    trainer, probs = _trainer(mu=3, num_minibatches=2, lr=5e-3, beta=0.04, max_new_tokens=128,
+                              prompts_per_step=8)
     before = [p.detach().clone() for p in trainer.model.parameters()]
     metrics, batch = trainer.step(probs)
+    assert batch.rollout.completion_ids.shape[0] == 32
+    assert batch.advantages.abs().sum() > 0  # this seeded rollout has signal
     assert any(not torch.equal(a, b) for a, b in zip(before, trainer.model.parameters()))
-    assert batch.rollout.completion_ids.shape[0] == 16
-    if batch.advantages.abs().sum() > 0:  # a rollout with any signal moves ratios off 1
-        assert metrics["clip_fraction"] >= 0.0 and metrics["kl"] > 0.0
+    # later epochs see a moved policy: ratios leave 1, some clip, and the KL to the reference grows
+    assert metrics["clip_fraction"] > 0.0 and metrics["kl"] > 0.0
 
 
 def test_reference_refresh_copies_the_policy():
