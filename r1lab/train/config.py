@@ -14,7 +14,7 @@ class GRPOConfig:
     task: str = help_field("arithmetic", "built-in task: arithmetic | countdown")
     output_dir: str = help_field("", "run directory (default: runs/r1-zero-<timestamp>)")
     seed: int = help_field(0, "seed for problems, sampling and initialisation")
-    max_steps: int = help_field(80, "GRPO steps (one rollout each)")
+    max_steps: int = help_field(120, "GRPO steps (one rollout each)")
     # rollout
     prompts_per_step: int = help_field(8, "questions per step")
     group_size: int = help_field(8, "G: sampled completions per question")
@@ -22,10 +22,10 @@ class GRPOConfig:
     top_p: float = help_field(1.0, "rollout nucleus sampling threshold")
     max_new_tokens: int = help_field(128, "completion length limit in tokens")
     # objective
-    lr: float = help_field(3e-4, "AdamW learning rate (constant after warm-up)")
+    lr: float = help_field(2e-4, "AdamW learning rate (constant after warm-up)")
     warmup_steps: int = help_field(5, "linear learning-rate warm-up steps")
     weight_decay: float = help_field(0.0, "AdamW weight decay")
-    beta: float = help_field(0.001, "KL coefficient against the reference model (0 loads no reference)")
+    beta: float = help_field(0.04, "KL coefficient against the reference model (0 loads no reference; paper R1: 0.001, DeepSeekMath: 0.04)")
     epsilon: float = help_field(0.2, "PPO clip range epsilon")
     mu: int = help_field(1, "inner update epochs over each rollout")
     num_minibatches: int = help_field(1, "optimizer steps per epoch; must divide prompts_per_step")

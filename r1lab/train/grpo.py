@@ -18,9 +18,13 @@ own old policy (ρ = 1), so that forward pass is skipped. The reference model is
 the initial policy, replaced by the current policy every `ref_refresh_steps`; β = 0 loads none.
 
 Defaults, and where they depart from the paper for a 1M-parameter model on 2 CPU cores:
-G = 8 (paper 16), 8 questions per step (paper 32), lr 3e-4 (paper 3e-6: tiny models need
-larger steps), ε = 0.2 (paper's R1-Zero: 10), β = 0.001 and reference refresh 400 (paper),
-rollout temperature 1.0 (paper), mu = 1 (paper).
+G = 8 (paper 16), 8 questions per step (paper 32), lr 2e-4 (paper 3e-6: tiny models need
+larger steps), ε = 0.2 (paper's R1-Zero: 10), β = 0.04 (DeepSeekMath; R1 uses 0.001), reference
+refresh 400 (paper), rollout temperature 1.0 (paper), mu = 1 (paper).
+Why β = 0.04 here: with β = 0.001 and lr 3e-4 one seed in three locked into the corpus's
+"working then <answer>" style without <think> tags (accuracy 1.0, format 0.0): entropy fell to
+0.01 within 25 steps and the tagged style was never sampled again. The stronger pull to the
+reference keeps it sampled long enough for the format reward to win (same seed: format 0.99).
 """
 
 from __future__ import annotations
