@@ -14,27 +14,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import time
 from pathlib import Path
 
 from r1lab.tasks.humaneval import load_humaneval, reference
 from r1lab.verifiers.code import verify_code_many
 from r1lab.verifiers.gsm8k import verify_gsm8k
-from r1lab.verifiers.math import last_boxed, verify_math
+from r1lab.verifiers.math import perturb_boxed, verify_math
 from r1lab.verifiers.sandbox import isolation
 
 BENCH = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "bench"
-
-
-def wrong_boxed(solution: str) -> str:
-    i = max(solution.rfind("\\boxed"), solution.rfind("\\fbox"))
-    head, tail = solution[:i], solution[i:]
-    body = last_boxed(tail)
-    j = tail.index(body)
-    m = re.search(r"\d+", body)
-    new = body[:m.start()] + str(int(m.group()) + 1) + body[m.end():] if m else "12345"
-    return head + tail[:j] + new + tail[j + len(body):]
 
 
 def rate(label: str, n: int, seconds: float, unit: str, extra: str = "") -> None:
@@ -59,7 +48,7 @@ def bench_math(data: Path) -> None:
     right = sum(verify_math(r["solution"], r["answer"]).score for r in rows)
     rate("grader: MATH-500 solutions (string fast path)", len(rows), time.perf_counter() - start, "answers",
          f"({right:.0f} correct)")
-    wrong = [wrong_boxed(r["solution"]) for r in rows]
+    wrong = [perturb_boxed(r["solution"]) for r in rows]
     start = time.perf_counter()
     passed = sum(verify_math(w, r["answer"]).score for w, r in zip(wrong, rows))
     rate("grader: MATH-500 wrong answers (math-verify)", len(rows), time.perf_counter() - start, "answers",

@@ -1,12 +1,11 @@
 import json
-import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from r1lab.verifiers import get_verifier
-from r1lab.verifiers.math import equivalent, extract_answer, last_boxed, normalize, verify_math
+from r1lab.verifiers.math import equivalent, extract_answer, last_boxed, normalize, perturb_boxed, verify_math
 
 BENCH = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "bench"
 
@@ -16,17 +15,6 @@ def bench(name):
     if not path.is_file():
         pytest.skip(f"benchmark data not found at {path}")
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def wrong_boxed(solution: str) -> str:
-    """The solution with its last boxed answer made wrong: +1 on its first integer, else 12345."""
-    i = max(solution.rfind("\\boxed"), solution.rfind("\\fbox"))
-    head, tail = solution[:i], solution[i:]
-    body = last_boxed(tail)
-    j = tail.index(body)
-    m = re.search(r"\d+", body)
-    new = body[:m.start()] + str(int(m.group()) + 1) + body[m.end():] if m else "12345"
-    return head + tail[:j] + new + tail[j + len(body):]
 
 
 @pytest.mark.parametrize("text,found", [
@@ -89,7 +77,7 @@ def test_math500_reference_solutions():
     grades = [verify_math(r["solution"], r["answer"]) for r in rows]
     right = sum(g.score for g in grades)
     assert right / len(rows) >= 0.995, [r["answer"] for r, g in zip(rows, grades) if not g.score]
-    wrong = sum(verify_math(wrong_boxed(r["solution"]), r["answer"]).score for r in rows)
+    wrong = sum(verify_math(perturb_boxed(r["solution"]), r["answer"]).score for r in rows)
     assert wrong == 0
 
 
