@@ -1,15 +1,13 @@
 """The shipped tiny base model: plain transformers loads it with no network, and it is a base model."""
 
 import itertools
-import json
 
-import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from r1lab.models.corpus import CorpusMix, addition_steps, documents
+from r1lab.models.corpus import addition_steps, documents
 from r1lab.models.io import BUILTIN_DIR, resolve
-from r1lab.tasks import R1_ZERO, take, get_task
+from r1lab.tasks import take, get_task
 
 
 def test_builtin_loads_with_plain_transformers(monkeypatch):

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from r1lab.verifiers import get_verifier
-from r1lab.verifiers.math import equivalent, extract_answer, last_boxed, normalize, perturb_boxed, verify_math
+from r1lab.verifiers.math import equivalent, extract_answer, normalize, perturb_boxed, verify_math
 
 BENCH = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "bench"
 
