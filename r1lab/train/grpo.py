@@ -124,7 +124,7 @@ class GRPO:
                 if finite:
                     self.opt.step()
                 m.update(loss=loss.item(), grad_norm=gnorm.item(), skipped_update=float(not finite),
-                         entropy=(ent * mask).sum().item() / max(1, mask.sum().item()))
+                         entropy=(ent.detach() * mask).sum().item() / max(1, mask.sum().item()))
                 for key, v in m.items():
                     stats.setdefault(key, []).append(v)
         self.sched.step()

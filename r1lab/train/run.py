@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import itertools
 import time
-from pathlib import Path
-
 import torch
 
 from r1lab.eval.protocol import EvalResult, evaluate
@@ -88,7 +86,3 @@ def _samples(step: int, batch, group_size: int, n: int = 8) -> list[dict]:
                      "accuracy": float(batch.accuracy[i]), "format": float(batch.format[i])})
     return rows
 
-
-def latest_checkpoint(run_dir: str | Path) -> Path | None:
-    ckpts = sorted((Path(run_dir) / "checkpoints").glob("step-*"))
-    return ckpts[-1] if ckpts else None
