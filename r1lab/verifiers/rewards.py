@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 
 import torch
 
-from r1lab.verifiers import format_reward, get_verifier
+from r1lab.verifiers import BATCH_VERIFIERS, format_reward, get_verifier
 
 log = logging.getLogger("r1lab.rewards")
 
@@ -40,11 +40,11 @@ def rule_rewards(texts: list[str], references: list[str], verifier: str,
 
 
 def _batch_scores(verifier: str, texts: list[str], references: list[str]) -> list[float] | None:
-    if verifier != "code" or len(texts) < 2:
+    batch = BATCH_VERIFIERS.get(verifier)
+    if batch is None or len(texts) < 2:
         return None
-    from r1lab.verifiers.code import verify_code_many
     try:
-        return [g.score for g in verify_code_many(texts, references)]
+        return [g.score for g in batch(texts, references)]
     except Exception as e:  # noqa: BLE001 - fall back to one by one, where failures stay per sample
         log.warning("batch grading failed, grading one by one: %s: %s", type(e).__name__, e)
         return None
