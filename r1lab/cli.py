@@ -35,10 +35,18 @@ def _train_doc() -> str:
 
 
 @app.command(context_settings=_EXTRA, help=_train_doc())
-def train(ctx: typer.Context, config: str = typer.Option(None, "--config", help="YAML config file")):
+def train(ctx: typer.Context, config: str = typer.Option(None, "--config", help="YAML config file"),
+          resume: str = typer.Option(None, "--resume", help="continue RUN_DIR from its newest complete "
+                                     "checkpoint (only max_steps, log/save intervals and threads may change)")):
     from r1lab.train.config import GRPOConfig
     from r1lab.train.run import run
-    run(_config(GRPOConfig, ctx, config))
+    if resume:
+        from r1lab.runs import resume_config
+        if config:
+            raise UserError("--resume takes the run's own config.yaml; pass changes as --field value")
+        run(resume_config(GRPOConfig, resume, C.parse_overrides(list(ctx.args))), resume=True)
+    else:
+        run(_config(GRPOConfig, ctx, config))
 
 
 def _base_doc() -> str:
@@ -74,6 +82,8 @@ def grade(file: str = typer.Argument(..., help="JSONL file, one response per lin
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     warnings.filterwarnings("ignore", message=".*torch_dtype.*")
+    from transformers.utils import logging as hf_logging
+    hf_logging.disable_progress_bar()  # weight loading/saving bars would drown the run's own output
     try:
         app()
     except UserError as e:

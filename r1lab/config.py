@@ -131,5 +131,5 @@ def fields_markdown(cls: type) -> str:
     """The README's table of a config's fields (a test keeps the README in sync with this)."""
     rows = ["| field | type | default | what |", "|---|---|---|---|"]
     for name, tp, default, help in describe(cls):
-        rows.append(f"| `{name}` | {tp} | `{default!r}` | {help} |")
+        rows.append(f"| `{name}` | {tp} | `{default!r}` | {help.replace('|', chr(92) + '|')} |")
     return "\n".join(rows)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from r1lab.errors import UserError
+from r1lab.tasks.jsonl import read_rows
 from r1lab.verifiers import VERIFIERS, Grade, get_verifier
 
 
@@ -31,37 +32,6 @@ class Summary(NamedTuple):
         acc = self.correct / self.total if self.total else 0.0
         return (f"correct {self.correct} / wrong {self.wrong} / unparseable {self.unparseable} / "
                 f"total {self.total} (accuracy {acc:.2%})")
-
-
-def read_rows(path: Path, fields: tuple[str, ...]) -> list[tuple[int, dict]]:
-    """(line number, row) for each non-blank line; every row must hold `fields` as strings."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise UserError(f"{path}: file not found") from None
-    except OSError as e:
-        raise UserError(f"{path}: cannot read ({e.strerror})") from None
-    rows = []
-    for n, raw in enumerate(data.splitlines(), start=1):
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise UserError(f"{path}:{n}: not valid UTF-8 (byte {e.start + 1})") from None
-        if not text.strip():
-            continue
-        try:
-            row = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise UserError(f"{path}:{n}: malformed JSON ({e.msg}, column {e.colno})") from None
-        if not isinstance(row, dict):
-            raise UserError(f"{path}:{n}: expected a JSON object, got {type(row).__name__}")
-        for f in fields:
-            if f not in row:
-                raise UserError(f"{path}:{n}: row has no field {f!r}")
-            if not isinstance(row[f], str):
-                raise UserError(f"{path}:{n}: field {f!r} must be a string, got {type(row[f]).__name__}")
-        rows.append((n, row))
-    return rows
 
 
 def _grade_all(path: Path, verifier: str, rows: list[tuple[int, dict]], response_field: str,

@@ -46,6 +46,8 @@ def load_tokenizer(name: str | None):
         tok = AutoTokenizer.from_pretrained(path)
     except (OSError, ValueError, TypeError) as e:
         raise UserError(f"cannot load tokenizer from {path}: {_first_line(e)}") from None
+    if not tok.encode("1 + 1", add_special_tokens=False):  # transformers may build an empty one
+        raise UserError(f"cannot load tokenizer from {path}: no usable tokenizer files (tokenizer.json?)")
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
     return tok
@@ -66,14 +68,19 @@ def load(name: str | None, dtype: torch.dtype = torch.float32, device: str = "cp
     return load_model(name, dtype, device), load_tokenizer(name)
 
 
+def write_pretrained(model, tokenizer, out: str | Path) -> None:
+    """Write model + tokenizer into `out` (not atomic: see `save`, or r1lab.runs.Checkpoints)."""
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+
+
 def save(model, tokenizer, out: str | Path) -> Path:
     """Write model + tokenizer atomically: into a temporary sibling, then one rename."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
+        write_pretrained(model, tokenizer, tmp)
         for f in tmp.iterdir():
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())

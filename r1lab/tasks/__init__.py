@@ -1,18 +1,29 @@
 """Problem sources: built-in generators with disjoint train/test splits, and templates."""
 
 from r1lab.tasks.arithmetic import Addition
-from r1lab.tasks.base import Problem, Task, problems, split_of, take
+from r1lab.tasks.base import Problem, ProblemStream, Task, problems, split_of, take
 from r1lab.tasks.countdown import Countdown
+from r1lab.tasks.jsonl import JsonlTask, read_rows
 from r1lab.tasks.templates import R1_ZERO, r1_zero_prompt
 
 TASKS = {"arithmetic": Addition, "countdown": Countdown}
 
 
-def get_task(name: str) -> Task:
+def get_task(name: str, verifier: str = "") -> Task:
+    """A built-in task by name, or a JSONL file of question/answer rows (graded by `verifier`,
+    default "math"). An unknown name raises KeyError; a bad file raises UserError."""
+    if name.endswith(".jsonl"):
+        return JsonlTask(name, verifier or "math")
     if name not in TASKS:
-        raise KeyError(f"unknown task {name!r}; built-in tasks: {', '.join(TASKS)}")
-    return TASKS[name]()
+        raise KeyError(f"unknown task {name!r}; built-in tasks: {', '.join(TASKS)}, or a FILE.jsonl")
+    task = TASKS[name]()
+    return task if not verifier else _with_verifier(task, verifier)
 
 
-__all__ = ["Addition", "Countdown", "Problem", "Task", "TASKS", "get_task", "problems",
+def _with_verifier(task, verifier: str):
+    import dataclasses
+    return dataclasses.replace(task, verifier=verifier)
+
+
+__all__ = ["Addition", "Countdown", "JsonlTask", "Problem", "ProblemStream", "Task", "TASKS", "get_task", "problems", "read_rows",
            "split_of", "take", "R1_ZERO", "r1_zero_prompt"]

@@ -55,6 +55,23 @@ def problems(task: Task, split: str, seed: int, unique: bool = False) -> Iterato
 
 
 def take(task: Task, split: str, n: int, seed: int) -> list[Problem]:
-    """The first n distinct problems of a split."""
+    """The first n distinct problems of a split (all of them, if a finite task has fewer)."""
+    size = getattr(task, "size", None)
+    n = min(n, size(split)) if size else n
     it = problems(task, split, seed, unique=True)
     return [next(it) for _ in range(n)]
+
+
+class ProblemStream:
+    """`problems(task, split, seed)` that counts what it has handed out, so that a resumed run
+    continues from the same place: ProblemStream(..., position=p) skips the first p problems."""
+
+    def __init__(self, task: Task, split: str, seed: int, position: int = 0):
+        self._it = problems(task, split, seed)
+        self.position = 0
+        self.take(position)
+
+    def take(self, n: int) -> list[Problem]:
+        out = [next(self._it) for _ in range(n)]
+        self.position += n
+        return out

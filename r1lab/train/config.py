@@ -11,7 +11,9 @@ from r1lab.config import ConfigError, help_field
 class GRPOConfig:
     # what to train
     model: str = help_field("tiny", "'tiny' (the built-in base), a local HF model directory, or a hub id")
-    task: str = help_field("arithmetic", "built-in task: arithmetic | countdown")
+    task: str = help_field("arithmetic", "built-in task (arithmetic | countdown) or a JSONL file of question/answer rows")
+    verifier: str = help_field("", "answer checker for the accuracy reward (default: the task's; math for JSONL files)")
+    reward_fn: str = help_field("", "extra reward FILE.py:FUNCTION, called fn(completion, answer=...) -> float | None, added to the others")
     output_dir: str = help_field("", "run directory (default: runs/r1-zero-<timestamp>)")
     seed: int = help_field(0, "seed for problems, sampling and initialisation")
     max_steps: int = help_field(120, "GRPO steps (one rollout each)")
@@ -41,6 +43,8 @@ class GRPOConfig:
     # logging and saving
     log_samples_every: int = help_field(10, "write completions to samples.jsonl every N steps")
     save_every: int = help_field(50, "write a checkpoint every N steps (and at the end)")
+    keep_checkpoints: int = help_field(3, "keep the newest N checkpoints (0 = all)")
+    max_skipped_in_a_row: int = help_field(5, "stop the run after N updates in a row skipped for a non-finite loss or gradient")
     threads: int = help_field(0, "torch CPU threads (0 = one per core)")
     device: str = help_field("cpu", "torch device: cpu | cuda")
     dtype: str = help_field("float32", "model dtype: float32 | bfloat16")
@@ -59,6 +63,9 @@ class GRPOConfig:
             (self.temperature > 0, "temperature must be > 0 for RL rollouts"),
             (0 < self.top_p <= 1, "top_p must be in (0, 1]"),
             (self.eval_samples >= 1, "eval_samples must be >= 1"),
+            (self.eval_problems >= 1, "eval_problems must be >= 1"),
+            (self.save_every >= 0 and self.keep_checkpoints >= 0, "save_every and keep_checkpoints must be >= 0"),
+            (self.max_skipped_in_a_row >= 1, "max_skipped_in_a_row must be >= 1"),
             (self.lr > 0, "lr must be > 0"),
             (self.dtype in ("float32", "bfloat16", "float16"), f"dtype must be float32 | bfloat16 | float16, got {self.dtype!r}"),
         ]

@@ -23,11 +23,11 @@ class Console:
             return fn()
 
     @contextmanager
-    def progress(self, total: int):
+    def progress(self, total: int, completed: int = 0):
         cols = [TextColumn("[bold]GRPO"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                 TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn()]
         with Progress(*cols, console=self.rich, transient=False) as prog:
-            task = prog.add_task("grpo", total=total, info="")
+            task = prog.add_task("grpo", total=total, completed=completed, info="")
             yield _Bar(prog, task)
 
     def finish(self, summary: dict, base, final, path) -> None:

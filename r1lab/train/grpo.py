@@ -33,8 +33,10 @@ import copy
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
+from safetensors.torch import load_model as load_safetensors, save_model as save_safetensors
 
 from r1lab.algos import clipped_policy_loss, grpo_advantages, kl_k3, seq_mean_token_mean
 from r1lab.rollout.engine import Rollout, SamplingParams, generate
@@ -42,7 +44,13 @@ from r1lab.rollout.logprobs import completion_logprobs
 from r1lab.rollout.text import decode_completions, encode_prompts, stop_sequences
 from r1lab.tasks import Problem, r1_zero_prompt
 from r1lab.train.config import GRPOConfig
-from r1lab.verifiers.rewards import rule_rewards
+from r1lab.errors import UserError
+from r1lab.models.io import write_pretrained
+from r1lab.verifiers.rewards import column_reward, load_reward_fn, rule_rewards
+
+
+class TrainingStopped(UserError):
+    """The run cannot usefully go on (the policy diverged); what it wrote so far is kept."""
 
 
 @dataclass
@@ -74,20 +82,31 @@ class GRPO:
                                      max_new_tokens=cfg.max_new_tokens,
                                      stop_sequences=stop_sequences(tokenizer))
         self.gen = torch.Generator().manual_seed(cfg.seed)
+        self.extra_reward = load_reward_fn(cfg.reward_fn) if cfg.reward_fn else None
         self.steps_done = 0
+        self.nonfinite_streak = 0  # updates skipped in a row for a non-finite loss or gradient
 
     # ---- rollout and rewards -------------------------------------------------------------
     def rollout(self, problems: list[Problem]) -> Batch:
         cfg = self.cfg
         prompts = encode_prompts(self.tok, [r1_zero_prompt(p.question) for p in problems])
         self.model.eval()
-        ro = generate(self.model, prompts, cfg.group_size, self.params,
-                      eos_token_id=self.tok.eos_token_id, pad_token_id=self.tok.pad_token_id,
-                      generator=self.gen)
+        try:
+            ro = generate(self.model, prompts, cfg.group_size, self.params,
+                          eos_token_id=self.tok.eos_token_id, pad_token_id=self.tok.pad_token_id,
+                          generator=self.gen)
+        except RuntimeError:
+            if self._finite_logits(prompts[0]):
+                raise  # not divergence: a bug, keep its traceback
+            raise TrainingStopped(f"stopped at step {self.steps_done + 1}: the policy's logits are not finite "
+                                  "(the weights diverged; lower lr or raise warmup_steps)") from None
         texts = decode_completions(self.tok, ro.completion_ids, ro.completion_mask)
         refs = [p.answer for p in problems for _ in range(cfg.group_size)]
         rewards, acc, fmt, failures = rule_rewards(texts, refs, self.verifier,
                                                    cfg.accuracy_weight, cfg.format_weight)
+        if self.extra_reward is not None:
+            extra, extra_failures = column_reward(self.extra_reward, texts, {"answer": refs})  # (N,)
+            rewards, failures = rewards + extra, failures + extra_failures
         adv, _ = grpo_advantages(rewards, cfg.group_size)  # (N,)
         return Batch(ro, problems, texts, rewards, acc, fmt, adv, failures)
 
@@ -120,9 +139,10 @@ class GRPO:
                 self.opt.zero_grad(set_to_none=True)
                 loss.backward()
                 gnorm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm)
-                finite = bool(torch.isfinite(gnorm))
+                finite = bool(torch.isfinite(gnorm) & torch.isfinite(loss))
                 if finite:
                     self.opt.step()
+                self.nonfinite_streak = 0 if finite else self.nonfinite_streak + 1
                 m.update(loss=loss.item(), grad_norm=gnorm.item(), skipped_update=float(not finite),
                          entropy=(ent.detach() * mask).sum().item() / max(1, mask.sum().item()))
                 for key, v in m.items():
@@ -146,6 +166,32 @@ class GRPO:
             "tokens_per_second": n_tokens / seconds, "rollout_seconds": t_rollout, "seconds": seconds,
         }
         return metrics, batch
+
+    # ---- checkpoint state ----------------------------------------------------------------
+    def save_state(self, out: Path) -> None:
+        """Everything needed to continue exactly: policy (a from_pretrained directory), reference,
+        optimizer, scheduler, the sampling generator and counters (global RNGs: the caller)."""
+        write_pretrained(self.model, self.tok, out)
+        if self.ref is not None:
+            save_safetensors(self.ref, str(out / "reference.safetensors"))
+        torch.save({"optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
+                    "generator": self.gen.get_state(), "steps_done": self.steps_done,
+                    "nonfinite_streak": self.nonfinite_streak}, out / "trainer.pt")
+
+    def load_state(self, path: Path) -> None:
+        """Restore what `save_state` wrote; the policy weights were loaded with the model."""
+        state = torch.load(path / "trainer.pt", weights_only=True)
+        if self.ref is not None:
+            load_safetensors(self.ref, str(path / "reference.safetensors"))
+        self.opt.load_state_dict(state["optimizer"])
+        self.sched.load_state_dict(state["scheduler"])
+        self.gen.set_state(state["generator"])
+        self.steps_done, self.nonfinite_streak = state["steps_done"], state["nonfinite_streak"]
+
+    @torch.no_grad()
+    def _finite_logits(self, prompt: list[int]) -> bool:
+        logits = self.model(torch.tensor([prompt], device=self.model.device)).logits  # (1, L, V)
+        return bool(torch.isfinite(logits).all())
 
     @torch.no_grad()
     def _logprobs(self, model, ro: Rollout, q: slice) -> torch.Tensor:

@@ -1,38 +1,50 @@
-"""`r1lab train`: the R1-Zero run from base model to summary.json.
+"""`r1lab train`: the R1-Zero run from base model to summary.json, resumable after any crash.
 
 Evaluate the untouched base model under the R1-Zero template, train with GRPO, evaluate again
 on the same held-out problems under the same protocol, and write the run directory.
+
+Resuming (`resume=True`, from `r1lab train --resume RUN_DIR`): the newest complete checkpoint
+holds the policy, reference, optimizer, scheduler, sampling generator, global RNG states and the
+position in the problem stream; logs are trimmed back to it and the steps after it run again,
+producing exactly what the uninterrupted run would have (tests/train/test_resume.py). The base
+evaluation is read from base_eval.json instead of being repeated.
 """
 
 from __future__ import annotations
 
-import itertools
 import time
+
 import torch
 
+from r1lab.errors import UserError
 from r1lab.eval.protocol import EvalResult, evaluate
 from r1lab.models.io import load
-from r1lab.tasks import get_task, problems, take
+from r1lab.runs import Checkpoints, RunDir, rng_state, set_rng_state, truncate_jsonl
+from r1lab.tasks import ProblemStream, get_task, take
 from r1lab.train.config import GRPOConfig
 from r1lab.train.console import Console
-from r1lab.train.grpo import GRPO, set_threads
-from r1lab.train.rundir import RunDir
+from r1lab.verifiers import VERIFIERS
+from r1lab.train.grpo import GRPO, TrainingStopped, set_threads
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
-def run(cfg: GRPOConfig, console: Console | None = None) -> dict:
+def run(cfg: GRPOConfig, console: Console | None = None, resume: bool = False) -> dict:
     console = console or Console()
     t_start = time.time()
     if not cfg.output_dir:
         cfg.output_dir = str(RunDir.default("r1-zero"))
     try:
-        task = get_task(cfg.task)
+        task = get_task(cfg.task, cfg.verifier)
     except KeyError as e:
-        from r1lab.errors import UserError
         raise UserError(str(e.args[0])) from None
-    rundir = RunDir(cfg.output_dir)  # pre-flight: writable, disk space
-    model, tok = load(cfg.model, DTYPES[cfg.dtype], cfg.device)
+    if task.verifier not in VERIFIERS:
+        raise UserError(f"unknown verifier {task.verifier!r}; known: {', '.join(VERIFIERS)}")
+    rundir = RunDir(cfg.output_dir, resume=resume)  # pre-flight: writable, disk space
+    ckpts = Checkpoints(rundir.path / "checkpoints", keep=cfg.keep_checkpoints)
+    ckpts.clean()
+    latest = ckpts.latest() if resume else None
+    model, tok = load(str(latest) if latest else cfg.model, DTYPES[cfg.dtype], cfg.device)
     threads = set_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     rundir.save_config(cfg)
@@ -42,28 +54,69 @@ def run(cfg: GRPOConfig, console: Console | None = None) -> dict:
     evaluate_now = lambda m: evaluate(m, tok, test, task.verifier, k=cfg.eval_samples,  # noqa: E731
                                       temperature=cfg.eval_temperature, top_p=cfg.eval_top_p,
                                       max_new_tokens=cfg.max_new_tokens, seed=cfg.seed + 1)
-    base = console.phase("evaluating the base model", lambda: evaluate_now(model))
-    rundir.append("samples.jsonl", [dict(s, phase="base") for s in base.samples])
-
     trainer = GRPO(cfg, model, tok, task.verifier)
-    stream = problems(task, "train", cfg.seed)
-    with console.progress(cfg.max_steps) as bar:
-        for step in range(1, cfg.max_steps + 1):
-            metrics, batch = trainer.step(list(itertools.islice(stream, cfg.prompts_per_step)))
+    saved_base = rundir.read_json("base_eval.json") if resume else None
+    start, position = _restore(rundir, trainer, latest, saved_base is not None)
+    if saved_base is not None:
+        base = EvalResult(**saved_base)
+    else:
+        base = console.phase("evaluating the base model", lambda: evaluate_now(model))
+        rundir.append("samples.jsonl", [dict(s, phase="base") for s in base.samples])
+        rundir.write_json("base_eval.json", vars(base))  # after the samples: it marks them complete
+    if start > cfg.max_steps:
+        raise UserError(f"cannot resume {rundir.path} at step {start} with max_steps {cfg.max_steps}")
+    if not start:
+        torch.manual_seed(cfg.seed)  # training starts from the same global RNG state, evaluated or not
+    else:
+        console.rich.print(f"resuming from {latest} (step {start} of {cfg.max_steps})")
+
+    stream = ProblemStream(task, "train", cfg.seed, position=position)
+    save = lambda step: ckpts.save(step, lambda d: _write_state(d, trainer, stream))  # noqa: E731
+    with console.progress(cfg.max_steps, completed=start) as bar:
+        for step in range(start + 1, cfg.max_steps + 1):
+            metrics, batch = trainer.step(stream.take(cfg.prompts_per_step))
             rundir.append("metrics.jsonl", [metrics])
             if cfg.log_samples_every and step % cfg.log_samples_every == 0:
                 rundir.append("samples.jsonl", _samples(step, batch, cfg.group_size))
-            if cfg.save_every and step % cfg.save_every == 0 and step < cfg.max_steps:
-                rundir.checkpoint(model, tok, step)
             bar.update(metrics)
-    rundir.checkpoint(model, tok, cfg.max_steps)
+            if trainer.nonfinite_streak >= cfg.max_skipped_in_a_row:
+                done = ckpts.complete()
+                raise TrainingStopped(
+                    f"stopped at step {step}: {trainer.nonfinite_streak} updates in a row had a non-finite "
+                    f"loss or gradient (lower lr?); metrics are in {rundir.path}/metrics.jsonl, last "
+                    f"checkpoint {done[-1][1] if done else 'none'}")
+            if (cfg.save_every and step % cfg.save_every == 0) or step == cfg.max_steps:
+                save(step)
+    if not ckpts.complete():
+        save(trainer.steps_done)  # max_steps 0: the final state is still on disk
 
+    truncate_jsonl(rundir.path / "samples.jsonl", lambda r: r.get("phase") != "final")
     final = console.phase("evaluating the trained model", lambda: evaluate_now(model))
     rundir.append("samples.jsonl", [dict(s, phase="final") for s in final.samples])
     summary = _summary(base, final, time.time() - t_start, cfg)
     rundir.write_json("summary.json", summary)
     console.finish(summary, base, final, rundir.path)
     return summary
+
+
+def _restore(rundir: RunDir, trainer: GRPO, latest, base_done: bool) -> tuple[int, int]:
+    """Load the checkpoint's training state and trim the logs to it; returns (step, data position)."""
+    step, position = 0, 0
+    if latest is not None:
+        trainer.load_state(latest)
+        state = torch.load(latest / "state.pt", weights_only=True)
+        set_rng_state(state["rng"])
+        step, position = trainer.steps_done, state["data_position"]
+    truncate_jsonl(rundir.path / "metrics.jsonl", lambda r: r.get("step", 0) <= step)
+    truncate_jsonl(rundir.path / "samples.jsonl",
+                   lambda r: (r.get("phase") == "base" and base_done)
+                   or (r.get("phase") == "train" and r.get("step", 0) <= step))
+    return step, position
+
+
+def _write_state(out, trainer: GRPO, stream: ProblemStream) -> None:
+    trainer.save_state(out)
+    torch.save({"rng": rng_state(), "data_position": stream.position}, out / "state.pt")
 
 
 def _summary(base: EvalResult, final: EvalResult, wall: float, cfg: GRPOConfig) -> dict:
@@ -85,4 +138,3 @@ def _samples(step: int, batch, group_size: int, n: int = 8) -> list[dict]:
                      "response": batch.texts[i], "reward": float(batch.rewards[i]),
                      "accuracy": float(batch.accuracy[i]), "format": float(batch.format[i])})
     return rows
-

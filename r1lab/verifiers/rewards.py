@@ -11,12 +11,15 @@ language-consistency reward with a per-prompt `target` column) with the same pro
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import math
+from pathlib import Path
 from typing import Callable, Sequence
 
 import torch
 
+from r1lab.errors import UserError
 from r1lab.verifiers import BATCH_VERIFIERS, format_reward, get_verifier
 
 log = logging.getLogger("r1lab.rewards")
@@ -29,9 +32,9 @@ def rule_rewards(texts: list[str], references: list[str], verifier: str,
     batched = _batch_scores(verifier, texts, references)
     acc, fmt, failures = [], [], 0
     for i, (text, ref) in enumerate(zip(texts, references)):
-        a = batched[i] if batched is not None else _safe(lambda: verify(text, ref).score)
-        f = _safe(lambda: format_reward(text))
-        failures += (a is None) + (f is None)
+        a, fa = (batched[i], False) if batched is not None else _call(lambda: verify(text, ref).score)
+        f, ff = _call(lambda: format_reward(text))
+        failures += fa + ff
         acc.append(math.nan if a is None else a)
         fmt.append(math.nan if f is None else f)
     acc_t = torch.tensor(acc, dtype=torch.float32)  # (N,)
@@ -50,13 +53,31 @@ def _batch_scores(verifier: str, texts: list[str], references: list[str]) -> lis
         return None
 
 
-def _safe(fn) -> float | None:
+def _call(fn) -> tuple[float | None, bool]:
+    """(value, failed). None means "no opinion"; an exception or a non-finite value is a failure:
+    value None, failed True, and a warning (the first few only; metrics count them all)."""
     try:
-        value = float(fn())
-    except Exception as e:  # a broken reward costs one sample, never the run
-        log.warning("reward function failed: %s: %s", type(e).__name__, e)
-        return None
-    return value if math.isfinite(value) else None
+        value = fn()
+        if value is None:
+            return None, False
+        value = float(value)
+    except Exception as e:  # noqa: BLE001 - a broken reward costs one sample, never the run
+        _warn(f"reward function failed: {type(e).__name__}: {e}")
+        return None, True
+    if not math.isfinite(value):
+        _warn(f"reward function returned {value!r}")
+        return None, True
+    return value, False
+
+
+_warnings_left = [5]
+
+
+def _warn(message: str) -> None:
+    if _warnings_left[0] > 0:
+        _warnings_left[0] -= 1
+        log.warning(message + ("" if _warnings_left[0] else
+                               " (further reward failures are counted in metrics as reward_failures, not logged)"))
 
 
 def column_reward(fn: Callable[..., float | None], texts: Sequence[str],
@@ -71,25 +92,28 @@ def column_reward(fn: Callable[..., float | None], texts: Sequence[str],
     out, failures = [], 0
     for i, text in enumerate(texts):
         row = {name: values[i] for name, values in columns.items()}
-        value = _safe_optional(lambda: fn(text, **row))
-        failures += value is _FAILED
-        out.append(math.nan if value is None or value is _FAILED else value)
+        value, failed = _call(lambda: fn(text, **row))
+        failures += failed
+        out.append(math.nan if value is None else value)
     return torch.tensor(out, dtype=torch.float32), failures
 
 
-_FAILED = object()
-
-
-def _safe_optional(fn):
+def load_reward_fn(spec: str) -> Callable[..., float | None]:
+    """A user reward from "path/to/file.py:function"; it is called as fn(completion, answer=...)
+    and may return a float or None. Problems loading it are one-line user errors."""
+    file, _, name = spec.rpartition(":")
+    if not file or not name:
+        raise UserError(f"reward_fn {spec!r}: expected FILE.py:FUNCTION")
+    path = Path(file)
+    if not path.is_file():
+        raise UserError(f"reward_fn {spec!r}: file {file} not found")
     try:
-        value = fn()
-        if value is None:
-            return None
-        value = float(value)
-    except Exception as e:  # noqa: BLE001 - a broken reward costs one sample, never the run
-        log.warning("reward function failed: %s: %s", type(e).__name__, e)
-        return _FAILED
-    if not math.isfinite(value):
-        log.warning("reward function returned %r", value)
-        return _FAILED
-    return value
+        module_spec = importlib.util.spec_from_file_location(f"r1lab_user_reward_{path.stem}", path)
+        module = importlib.util.module_from_spec(module_spec)
+        module_spec.loader.exec_module(module)
+    except Exception as e:  # noqa: BLE001 - any failure in the user's file is the user's to fix
+        raise UserError(f"reward_fn {spec!r}: importing {file} failed: {type(e).__name__}: {e}") from None
+    fn = getattr(module, name, None)
+    if not callable(fn):
+        raise UserError(f"reward_fn {spec!r}: {file} has no function {name!r}")
+    return fn

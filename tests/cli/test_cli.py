@@ -32,17 +32,8 @@ def test_help_lists_every_config_field():
                f.name.replace("_", "-") in res.stdout
 
 
-@pytest.mark.parametrize("args,needles", [
-    (["train", "--no-such-field", "3"], ["unknown key 'no_such_field'"]),
-    (["train", "--max-steps", "ten"], ["max_steps must be int"]),
-    (["train", "--model", "/no/such/model"], ["/no/such/model", "not found"]),
-    (["train", "--config", "/no/such.yaml"], ["config file not found"]),
-    (["train", "--task", "chess", "--output-dir", "{tmp}/o"], ["unknown task 'chess'"]),
-    (["base", "--hidden-size", "100", "--num-heads", "3"], ["hidden_size must divide"]),
-])
-def test_user_errors_are_one_line(tmp_path, args, needles):
-    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
-    assert_user_error(r1lab(*args), *needles)
+def test_base_config_error_is_one_line():
+    assert_user_error(r1lab("base", "--hidden-size", "100", "--num-heads", "3"), "hidden_size must divide")
 
 
 def test_corrupt_and_empty_model_dirs(tmp_path):
@@ -53,9 +44,3 @@ def test_corrupt_and_empty_model_dirs(tmp_path):
     bad.mkdir()
     (bad / "config.json").write_text("{not json")
     assert_user_error(r1lab("train", "--model", str(bad), "--output-dir", str(tmp_path / "o")), str(bad))
-
-
-def test_unwritable_output_dir(tmp_path):
-    blocker = tmp_path / "file"
-    blocker.write_text("x")  # a file where the run directory should go
-    assert_user_error(r1lab("train", "--output-dir", str(blocker / "run")), "not writable")

@@ -3,8 +3,13 @@
     config.yaml     the resolved config
     metrics.jsonl   one line per step
     samples.jsonl   completions every N steps (and the before/after evaluations)
-    checkpoints/    step-NNNNNN/ model directories that from_pretrained loads
+    base_eval.json  the base model's evaluation (a resumed run does not repeat it)
+    checkpoints/    step-NNNNNN/ full training state; each is also a model directory that
+                    from_pretrained loads (see r1lab.runs.checkpoint)
     summary.json    the before/after numbers
+
+Creating a RunDir is the pre-flight check: the directory must be writable with some free space
+before any compute starts. A directory that already holds a run is refused unless resuming.
 """
 
 from __future__ import annotations
@@ -17,12 +22,14 @@ from pathlib import Path
 
 from r1lab.config import save as save_config
 from r1lab.errors import UserError
-from r1lab.models.io import save as save_model
 
 
 class RunDir:
-    def __init__(self, path: str | Path, min_free_mb: int = 50):
+    def __init__(self, path: str | Path, min_free_mb: int = 50, resume: bool = False):
         self.path = Path(path)
+        if not resume and (self.path / "config.yaml").exists():
+            raise UserError(f"{self.path} already holds a run: resume it with --resume {self.path}, "
+                            "or choose another --output-dir")
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             probe = self.path / ".write-test"
@@ -48,10 +55,14 @@ class RunDir:
             f.flush()
             os.fsync(f.fileno())
 
-    def checkpoint(self, model, tokenizer, step: int) -> Path:
-        return save_model(model, tokenizer, self.path / "checkpoints" / f"step-{step:06d}")
-
     def write_json(self, name: str, data: dict) -> None:
         tmp = self.path / f".{name}.tmp"
-        tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(json.dumps(data, indent=2))
+            f.flush()
+            os.fsync(f.fileno())
         tmp.replace(self.path / name)
+
+    def read_json(self, name: str) -> dict | None:
+        p = self.path / name
+        return json.loads(p.read_text(encoding="utf-8")) if p.is_file() else None

@@ -1,0 +1,85 @@
+"""Fault injection: a seeded run killed with SIGKILL at 5 random moments and resumed each time
+ends exactly where an uninterrupted run ends: the same metrics rows (all but wall-clock fields),
+no step missing or repeated, the same logged samples and bit-identical final weights (CPU)."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+ENV = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONWARNINGS="ignore")
+STEPS = 14
+ARGS = ["--max-steps", str(STEPS), "--prompts-per-step", "2", "--group-size", "4", "--eval-problems", "2",
+        "--eval-samples", "2", "--max-new-tokens", "40", "--save-every", "3", "--keep-checkpoints", "2",
+        "--log-samples-every", "1", "--threads", "1", "--lr", "1e-3", "--seed", "3"]
+WALL_CLOCK = {"tokens_per_second", "rollout_seconds", "seconds"}
+
+
+def _cmd(*args):
+    return [sys.executable, "-m", "r1lab.cli", "train", *args]
+
+
+def _rows(path, name):
+    return [json.loads(line) for line in (path / name).read_text().splitlines()]
+
+
+def _metrics(path):
+    return [{k: v for k, v in r.items() if k not in WALL_CLOCK} for r in _rows(path, "metrics.jsonl")]
+
+
+def _weights(path):
+    return load_file(str(path / "checkpoints" / f"step-{STEPS:06d}" / "model.safetensors"))
+
+
+def _kill_at(proc, run, min_rows, delay):
+    """SIGKILL `proc` `delay` seconds after metrics.jsonl has `min_rows` rows; True if it was alive."""
+    metrics = run / "metrics.jsonl"
+    while proc.poll() is None:
+        n = len(metrics.read_text().splitlines()) if metrics.exists() else 0
+        if n >= min_rows and (run / "config.yaml").exists():
+            break
+        time.sleep(0.02)
+    time.sleep(delay)
+    alive = proc.poll() is None
+    proc.send_signal(signal.SIGKILL)
+    _, err = proc.communicate()
+    assert alive, err.decode()[-2000:]
+    return alive
+
+
+@pytest.mark.slow
+def test_sigkill_five_times_then_resume_matches_uninterrupted(tmp_path):
+    ref, run = tmp_path / "ref", tmp_path / "run"
+    done = subprocess.run(_cmd(*ARGS, "--output-dir", str(ref)), env=ENV, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr
+
+    rng = random.Random(7)
+    # five moments spread over the run: during the base evaluation, then mid-step at random
+    moments = [(0, rng.uniform(0.0, 1.0))] + [(n, rng.uniform(0.0, 0.3)) for n in sorted(rng.sample(range(1, STEPS - 2), 4))]
+    killed = 0
+    for i, (min_rows, delay) in enumerate(moments):
+        args = ARGS + ["--output-dir", str(run)] if i == 0 else ["--resume", str(run)]
+        proc = subprocess.Popen(_cmd(*args), env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        killed += _kill_at(proc, run, min_rows, delay)
+    assert killed == 5  # every kill hit a live run
+    final = subprocess.run(_cmd("--resume", str(run)), env=ENV, capture_output=True, text=True, timeout=600)
+    assert final.returncode == 0, final.stderr
+
+    got, want = _metrics(run), _metrics(ref)
+    assert [r["step"] for r in got] == list(range(1, STEPS + 1))
+    assert got == want
+    train_samples = lambda p: [r for r in _rows(p, "samples.jsonl") if r["phase"] == "train"]  # noqa: E731
+    assert train_samples(run) == train_samples(ref)
+    w_run, w_ref = _weights(run), _weights(ref)
+    assert w_run.keys() == w_ref.keys() and all(torch.equal(w_run[k], w_ref[k]) for k in w_ref)
+    s_run, s_ref = json.loads((run / "summary.json").read_text()), json.loads((ref / "summary.json").read_text())
+    assert s_run["final_accuracy"] == s_ref["final_accuracy"] and s_run["base_accuracy"] == s_ref["base_accuracy"]
+    assert len(list((run / "checkpoints").iterdir())) == 2  # keep_checkpoints, no leftovers
