@@ -49,6 +49,18 @@ def train(ctx: typer.Context, config: str = typer.Option(None, "--config", help=
         run(_config(GRPOConfig, ctx, config))
 
 
+def _ablate_doc() -> str:
+    from r1lab.report.ablate import AblateConfig
+    return ("Compare the GRPO-family presets (--algo) on the built-in task with fixed compute and "
+            "several seeds; writes OUTPUT_DIR/ablation.md." + _fields_help(AblateConfig))
+
+
+@app.command(context_settings=_EXTRA, help=_ablate_doc())
+def ablate(ctx: typer.Context, config: str = typer.Option(None, "--config", help="YAML config file")):
+    from r1lab.report.ablate import AblateConfig, ablate as run_ablation
+    run_ablation(_config(AblateConfig, ctx, config))
+
+
 def _base_doc() -> str:
     from r1lab.models.base_config import BaseConfig
     return ("Build the built-in tiny base model: synthetic corpus, BPE tokenizer, pretraining."

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from r1lab.config import ConfigError, help_field
+from r1lab.train.presets import PRESETS
 
 
 @dataclass
@@ -23,12 +24,17 @@ class GRPOConfig:
     temperature: float = help_field(1.0, "rollout temperature (R1-Zero: 1.0)")
     top_p: float = help_field(1.0, "rollout nucleus sampling threshold")
     max_new_tokens: int = help_field(128, "completion length limit in tokens")
-    # objective
+    # objective (fields left at None take the --algo preset's value; see r1lab/train/presets.py)
+    algo: str = help_field("grpo", "preset: grpo | dr_grpo | dapo | bnpo (advantages, loss aggregation and the defaults below)")
     lr: float = help_field(2e-4, "AdamW learning rate (constant after warm-up)")
     warmup_steps: int = help_field(5, "linear learning-rate warm-up steps")
     weight_decay: float = help_field(0.0, "AdamW weight decay")
-    beta: float = help_field(0.04, "KL coefficient against the reference model (0 loads no reference; paper R1: 0.001, DeepSeekMath: 0.04)")
-    epsilon: float = help_field(0.2, "PPO clip range epsilon")
+    beta: float | None = help_field(None, "KL coefficient against the reference model (0 loads no reference; grpo/bnpo preset 0.04 as DeepSeekMath, dr_grpo/dapo 0; R1: 0.001)")
+    epsilon: float | None = help_field(None, "clip range below: ratio >= 1 - epsilon (presets: 0.2)")
+    epsilon_high: float | None = help_field(None, "clip range above: ratio <= 1 + epsilon_high (presets: the same as epsilon; dapo 0.28, clip-higher)")
+    dynamic_sampling: bool | None = help_field(None, "drop groups whose rewards are all equal and sample more questions to refill (dapo preset: true)")
+    max_resample_rounds: int = help_field(3, "dynamic sampling: extra rollouts of prompts_per_step questions per step, at most")
+    overlong_buffer: int | None = help_field(None, "DAPO soft overlong penalty over the last N tokens before max_new_tokens (0 = off; dapo preset: max_new_tokens / 4)")
     mu: int = help_field(1, "inner update epochs over each rollout")
     num_minibatches: int = help_field(1, "optimizer steps per epoch; must divide prompts_per_step")
     ref_refresh_steps: int = help_field(400, "replace the reference with the policy every N steps (paper: 400)")
@@ -49,6 +55,18 @@ class GRPOConfig:
     device: str = help_field("cpu", "torch device: cpu | cuda")
     dtype: str = help_field("float32", "model dtype: float32 | bfloat16")
 
+    def __post_init__(self) -> None:
+        preset = PRESETS.get(self.algo)
+        if preset is None:
+            raise ConfigError(f"unknown algo {self.algo!r}; presets: {', '.join(PRESETS)}")
+        for name in ("beta", "epsilon", "epsilon_high", "dynamic_sampling"):
+            if getattr(self, name) is None:
+                setattr(self, name, getattr(preset, name))
+        if self.epsilon_high is None:
+            self.epsilon_high = self.epsilon
+        if self.overlong_buffer is None:
+            self.overlong_buffer = int(self.max_new_tokens * preset.overlong_fraction)
+
     def validate(self) -> None:
         checks = [
             (self.group_size >= 2, f"group_size must be >= 2 (GRPO needs a group), got {self.group_size}"),
@@ -57,6 +75,10 @@ class GRPOConfig:
             (self.max_new_tokens >= 1, "max_new_tokens must be >= 1"),
             (self.beta >= 0, f"beta must be >= 0, got {self.beta}"),
             (self.epsilon > 0, f"epsilon must be > 0, got {self.epsilon}"),
+            (self.epsilon_high >= self.epsilon,
+             f"epsilon_high ({self.epsilon_high}) must be >= epsilon ({self.epsilon}), the lower clip range"),
+            (0 <= self.overlong_buffer <= self.max_new_tokens, "overlong_buffer must be in [0, max_new_tokens]"),
+            (self.max_resample_rounds >= 0, "max_resample_rounds must be >= 0"),
             (self.mu >= 1, "mu must be >= 1"),
             (self.num_minibatches >= 1 and self.prompts_per_step % self.num_minibatches == 0,
              f"num_minibatches ({self.num_minibatches}) must divide prompts_per_step ({self.prompts_per_step})"),

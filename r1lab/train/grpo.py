@@ -1,6 +1,8 @@
 """R1-Zero GRPO: reinforcement learning straight from a base model with rule rewards.
 
-The objective is the per-token form of GRPO (DeepSeekMath, arXiv 2402.03300, eq. 3), which is
+`--algo` (r1lab/train/presets.py) picks the advantage function, the loss aggregation and the
+clip range once, at construction; DAPO's dynamic sampling is `r1lab/train/batch.py`. With the
+default preset, grpo, the objective is the per-token form of GRPO (DeepSeekMath, arXiv 2402.03300, eq. 3), which is
 what open implementations call "GRPO":
 
     L = 1/G Σ_i 1/|o_i| Σ_t [ -min(ρ_it A_i, clip(ρ_it, 1-ε, 1+ε) A_i) + β k3_it ]
@@ -32,18 +34,20 @@ from __future__ import annotations
 import copy
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 from safetensors.torch import load_model as load_safetensors, save_model as save_safetensors
 
-from r1lab.algos import clipped_policy_loss, grpo_advantages, kl_k3, seq_mean_token_mean
+from r1lab.algos import clipped_policy_loss, kl_k3, overlong_penalty
 from r1lab.rollout.engine import Rollout, SamplingParams, generate
 from r1lab.rollout.logprobs import completion_logprobs
 from r1lab.rollout.text import decode_completions, encode_prompts, stop_sequences
 from r1lab.tasks import Problem, r1_zero_prompt
+from r1lab.train.batch import Batch, refill
 from r1lab.train.config import GRPOConfig
+from r1lab.train.presets import AGGREGATIONS, PRESETS
 from r1lab.errors import UserError
 from r1lab.models.io import write_pretrained
 from r1lab.verifiers.rewards import column_reward, load_reward_fn, rule_rewards
@@ -53,25 +57,15 @@ class TrainingStopped(UserError):
     """The run cannot usefully go on (the policy diverged); what it wrote so far is kept."""
 
 
-@dataclass
-class Batch:
-    """One step's rollout with what the loss needs, rows ordered question-major (i*G + j)."""
-    rollout: Rollout
-    problems: list[Problem]
-    texts: list[str]
-    rewards: torch.Tensor  # (N,)
-    accuracy: torch.Tensor  # (N,)
-    format: torch.Tensor  # (N,)
-    advantages: torch.Tensor  # (N,)
-    reward_failures: int
-
-
 class GRPO:
     """Owns the policy, the reference and the optimizer; `step()` runs one GRPO step."""
 
     def __init__(self, cfg: GRPOConfig, model, tokenizer, verifier: str):
         self.cfg, self.model, self.tok, self.verifier = cfg, model, tokenizer, verifier
         self.ref = _frozen_copy(model) if cfg.beta > 0 else None
+        preset = PRESETS[cfg.algo]  # chosen once: the loss below calls functions, never names
+        self.advantages = preset.advantages
+        self.aggregate = AGGREGATIONS[preset.aggregation](cfg.max_new_tokens)
         decay = [p for p in model.parameters() if p.dim() >= 2]
         rest = [p for p in model.parameters() if p.dim() < 2]
         self.opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
@@ -107,13 +101,22 @@ class GRPO:
         if self.extra_reward is not None:
             extra, extra_failures = column_reward(self.extra_reward, texts, {"answer": refs})  # (N,)
             rewards, failures = rewards + extra, failures + extra_failures
-        adv, _ = grpo_advantages(rewards, cfg.group_size)  # (N,)
-        return Batch(ro, problems, texts, rewards, acc, fmt, adv, failures)
+        if cfg.overlong_buffer:
+            penalty, _ = overlong_penalty(ro.lengths, cfg.max_new_tokens, cfg.overlong_buffer)  # (N,)
+            rewards = rewards + penalty
+        return Batch(ro, problems, texts, rewards, acc, fmt, failures)
 
     # ---- one GRPO step -------------------------------------------------------------------
-    def step(self, problems: list[Problem]) -> tuple[dict, Batch]:
+    def step(self, problems: list[Problem],
+             more: Callable[[int], list[Problem]] | None = None) -> tuple[dict, Batch]:
+        """One step on `problems`; with dynamic sampling, `more(n)` supplies n further questions."""
         cfg, t0 = self.cfg, time.perf_counter()
-        batch = self.rollout(problems)
+        fresh = batch = self.rollout(problems)
+        sampling = {"resample_rounds": 0, "groups_short": 0, "reward_failures": fresh.reward_failures}
+        if cfg.dynamic_sampling and more is not None:
+            batch, sampling = refill(fresh, lambda: self.rollout(more(len(problems))),
+                                     cfg.max_resample_rounds, self.tok.pad_token_id)
+        batch.advantages, adv_metrics = self.advantages(batch.rewards, cfg.group_size)  # (N,)
         t_rollout = time.perf_counter() - t0
         self.model.train()
         ro, G = batch.rollout, cfg.group_size
@@ -130,12 +133,12 @@ class GRPO:
                                                 mask, G, temperature=cfg.temperature, with_entropy=True)
                 old_logp = logp.detach() if old is None else old[k]  # (n, T)
                 loss_tok, m = clipped_policy_loss(logp, old_logp, batch.advantages[rows], mask,
-                                                  cfg.epsilon, cfg.epsilon)
+                                                  cfg.epsilon, cfg.epsilon_high)
                 if ref is not None:
                     kl_tok, km = kl_k3(logp, ref[k], mask)  # (n, T)
                     loss_tok = loss_tok + cfg.beta * kl_tok
                     m.update(km)
-                loss, _ = seq_mean_token_mean(loss_tok, mask)
+                loss, _ = self.aggregate(loss_tok, mask)
                 self.opt.zero_grad(set_to_none=True)
                 loss.backward()
                 gnorm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm)
@@ -153,16 +156,21 @@ class GRPO:
             self.ref.load_state_dict(self.model.state_dict())
         seconds = time.perf_counter() - t0
         n_tokens = int(ro.lengths.sum())
-        metrics = {
+        metrics = {  # reward, accuracy, length: over the fresh questions (dynamic sampling would bias them)
             "step": self.steps_done,
-            "reward": _nanmean(batch.rewards), "accuracy": _nanmean(batch.accuracy),
-            "format_rate": _nanmean(batch.format), "mean_length": ro.lengths.float().mean().item(),
-            "truncated_rate": ro.truncated.float().mean().item(),
+            "reward": _nanmean(fresh.rewards), "accuracy": _nanmean(fresh.accuracy),
+            "format_rate": _nanmean(fresh.format), "mean_length": fresh.rollout.lengths.float().mean().item(),
+            "truncated_rate": fresh.rollout.truncated.float().mean().item(),
+            "length_correct": _masked_mean(fresh.rollout.lengths, fresh.accuracy == 1),
+            "length_wrong": _masked_mean(fresh.rollout.lengths, fresh.accuracy != 1),
             "kl": _mean(stats.get("kl_mean", [0.0])), "clip_fraction": _mean(stats["clip_frac"]),
+            "clip_fraction_low": _mean(stats["clip_frac_low"]), "clip_fraction_high": _mean(stats["clip_frac_high"]),
+            "frac_zero_std_groups": adv_metrics["frac_zero_std_groups"],
             "entropy": _mean(stats["entropy"]), "grad_norm": _mean(stats["grad_norm"]),
             "loss": _mean(stats["loss"]), "lr": self.sched.get_last_lr()[0],
             "skipped_updates": int(sum(stats["skipped_update"])),
-            "reward_failures": batch.reward_failures,
+            "reward_failures": sampling["reward_failures"], "resample_rounds": sampling["resample_rounds"],
+            "groups_short": sampling["groups_short"],
             "tokens_per_second": n_tokens / seconds, "rollout_seconds": t_rollout, "seconds": seconds,
         }
         return metrics, batch
@@ -222,6 +230,10 @@ def _minibatches(n_questions: int, m: int) -> list[slice]:
 
 def _mean(xs: list[float]) -> float:
     return sum(xs) / max(1, len(xs))
+
+
+def _masked_mean(x: torch.Tensor, keep: torch.Tensor) -> float | None:
+    return x[keep].float().mean().item() if bool(keep.any()) else None
 
 
 def _nanmean(t: torch.Tensor) -> float:

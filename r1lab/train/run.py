@@ -74,7 +74,7 @@ def run(cfg: GRPOConfig, console: Console | None = None, resume: bool = False) -
     save = lambda step: ckpts.save(step, lambda d: _write_state(d, trainer, stream))  # noqa: E731
     with console.progress(cfg.max_steps, completed=start) as bar:
         for step in range(start + 1, cfg.max_steps + 1):
-            metrics, batch = trainer.step(stream.take(cfg.prompts_per_step))
+            metrics, batch = trainer.step(stream.take(cfg.prompts_per_step), more=stream.take)
             rundir.append("metrics.jsonl", [metrics])
             if cfg.log_samples_every and step % cfg.log_samples_every == 0:
                 rundir.append("samples.jsonl", _samples(step, batch, cfg.group_size))
