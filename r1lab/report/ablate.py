@@ -2,8 +2,9 @@
 
 Every (preset, seed) pair is one `r1lab train` run with the same steps, questions per step, G,
 completion limit and evaluation, in RUN_DIR/<algo>-seed<seed>/. The table reports the held-out
-pass@1 and lengths from the final evaluation, split by right and wrong answers (Dr. GRPO's point:
-GRPO's per-sequence normalisation lets wrong answers grow long), the KL to the reference over the
+pass@1 and lengths from the final evaluation, and the lengths of right and wrong answers both in
+that evaluation and over all training rollouts (Dr. GRPO's point: GRPO's per-sequence
+normalisation lets wrong answers grow long), the KL to the reference over the
 last 10 steps, dynamic-sampling rollouts and wall time. Rerunning the same command reuses finished
 runs and resumes unfinished ones from their checkpoints.
 """
@@ -86,17 +87,20 @@ def run_row(d: Path, algo: str, seed: int, summary: dict) -> dict:
     return {"algo": algo, "seed": seed, "base_acc": summary["base_accuracy"], "acc": summary["final_accuracy"],
             "format": summary["final_format_rate"], "length": summary["final_mean_length"],
             "length_right": _mean(right), "length_wrong": _mean(wrong),
+            "train_right": _mean([m["length_correct"] for m in metrics if m.get("length_correct") is not None]),
+            "train_wrong": _mean([m["length_wrong"] for m in metrics if m.get("length_wrong") is not None]),
             "kl": _mean([m["kl"] for m in last]), "resamples": sum(m.get("resample_rounds", 0) for m in metrics),
             "wall": summary["wall_seconds"]}
 
 
 def markdown(rows: list[dict]) -> str:
-    head = ("| algo | seed | pass@1 (base → final) | format | mean length | length right / wrong | "
-            "KL (last 10 steps) | extra rollouts | wall s |")
-    lines = [head, "|" + "---|" * 9]
+    head = ("| algo | seed | pass@1 (base → final) | format | mean length | length right / wrong (final eval) | "
+            "length right / wrong (training) | KL (last 10 steps) | extra rollouts | wall s |")
+    lines = [head, "|" + "---|" * 10]
     for r in rows:
         lines.append(f"| {r['algo']} | {r['seed']} | {r['base_acc']:.3f} → {r['acc']:.3f} | {r['format']:.3f} | "
                      f"{r['length']:.1f} | {_fmt(r['length_right'])} / {_fmt(r['length_wrong'])} | "
+                     f"{_fmt(r['train_right'])} / {_fmt(r['train_wrong'])} | "
                      f"{r['kl']:.4f} | {r['resamples']} | {r['wall']:.0f} |")
     return "\n".join(lines)
 
