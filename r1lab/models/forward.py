@@ -5,7 +5,7 @@ builders, output dataclasses) that dominates the cost of tiny models on CPU and 
 the two RL-specific shapes awkward:
 
 * decoding with a preallocated static KV cache whose rows can be compacted as
-  sequences finish (`StaticKVCache`, `prefill`, `decode_step`);
+  sequences finish (`r1lab.models.decode`, built from the pieces here);
 * training with a shared prefix: each prompt is run ONCE and its per-layer K/V are
   expanded to the G completions of that prompt, which attend to
   [prefix K/V ; their own causal K/V] (`shared_prefix_hidden`, over all N x T padded
@@ -17,7 +17,9 @@ Choices:
 
 * The HF module's OWN parameters are read at call time (`F.linear(x, lin.weight,
   lin.bias)`), never copied, so optimizer steps are seen immediately and autograd
-  flows into the HF parameters.
+  flows into the HF parameters. The one exception is decoding (no autograd): a
+  `DecodeWeights` taken once per rollout concatenates q/k/v and gate/up weights so a
+  decode step, bound by per-op overhead at small sizes, runs fewer matmuls.
 * Every numerical step mirrors HF (fp32 RMSNorm, fp32 RoPE angles cast to the model
   dtype, SDPA with the 1/sqrt(head_dim) scale) so logits agree to float rounding.
 * Prompts are left-padded; padding is masked in attention and RoPE positions are
@@ -25,7 +27,8 @@ Choices:
 * A padded query (which nobody reads) may always attend to itself, so no softmax
   row is empty (no NaNs, also in backward).
 * GQA: a single decode query is folded into (B, Hkv, n_rep, D) so the cache is never
-  repeated; multi-token attention expands K/V to all heads (as HF's SDPA path does).
+  repeated (with a shared prompt, the G samples' queries too: (P, Hkv, G*n_rep, D));
+  multi-token attention expands K/V to all heads (as HF's SDPA path does).
 * Biases are taken from the modules when present (Qwen2 q/k/v bias, Llama
   `attention_bias` / `mlp_bias`); a tied lm_head is simply the same Parameter.
 
@@ -185,21 +188,6 @@ def attend(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, is_causal: bool
     return out.transpose(1, 2).reshape(b, t, h * d)
 
 
-def attend_one(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None) -> Tensor:
-    """Single-query GQA attention without repeating K/V: the n_rep query heads of a
-    KV group become that group's "query length". q (A, Hkv, rep, D), k/v (A, Hkv, S, D),
-    mask (A, 1, 1, S) bool -> (A, Hkv*rep*D)."""
-    a, d = q.shape[0], q.shape[-1]
-    if q.device.type == "cpu" and q.dtype == torch.float32:  # small fp32 shapes: matmuls beat the CPU kernel
-        scores = torch.matmul(q, k.transpose(-1, -2)) * d**-0.5  # (A, Hkv, rep, S)
-        if mask is not None:
-            scores = scores.masked_fill(~mask, float("-inf"))
-        out = torch.matmul(torch.softmax(scores, dim=-1), v)  # (A, Hkv, rep, D)
-    else:
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (A, Hkv, rep, D)
-    return out.reshape(a, -1)
-
-
 def block_out(layer: nn.Module, x: Tensor, attn_out: Tensor) -> Tensor:
     """o_proj + residual + post-norm SwiGLU MLP + residual. x (..., C), attn_out (..., H*D) -> (..., C)."""
     x = x + _lin(layer.self_attn.o_proj, attn_out)  # (..., C)
@@ -258,77 +246,6 @@ def forward_hidden(
 def forward_logits(model: nn.Module, ids: Tensor, mask: Tensor | None = None) -> Tensor:
     """Logits (B, T, V) for left-padded ids (B, T); equals HF with position_ids from the mask."""
     return lm_logits(model, forward_hidden(model, ids, mask)[0])
-
-
-# --------------------------------------------------------------------------- static KV cache decode
-
-
-class StaticKVCache:
-    """Preallocated K/V for N rows x S slots, all layers in one tensor each.
-
-    Rows are compacted in place (`compact`) so the first `rows` rows are the live ones;
-    slot s holds the same absolute step for every row (prompts are left-padded to a
-    common length), and `key_valid` marks which prompt slots are real tokens.
-    """
-
-    def __init__(self, model: nn.Module, rows: int, slots: int, device, dtype: torch.dtype) -> None:
-        sp = spec(model)
-        shape = (sp.n_layers, rows, sp.n_kv_heads, slots, sp.head_dim)
-        self.k = torch.empty(shape, device=device, dtype=dtype)  # (L, N, Hkv, S, D)
-        self.v = torch.empty(shape, device=device, dtype=dtype)  # (L, N, Hkv, S, D)
-        self.key_valid = torch.ones(rows, slots, dtype=torch.bool, device=device)  # (N, S)
-        self.rows = rows
-        self.length = 0  # filled slots
-        self.has_pad = False
-
-    def load_prefix(self, kvs: list[tuple[Tensor, Tensor]], prefix_mask: Tensor, group_size: int) -> None:
-        """Copy each prompt's prefill K/V (P, Hkv, Lp, D) into its G consecutive rows."""
-        p, lp = prefix_mask.shape
-        for layer, (k, v) in enumerate(kvs):
-            dst_k = self.k[layer, : p * group_size, :, :lp].view(p, group_size, *k.shape[1:])  # (P, G, Hkv, Lp, D)
-            dst_k.copy_(k.unsqueeze(1).expand_as(dst_k))
-            dst_v = self.v[layer, : p * group_size, :, :lp].view(p, group_size, *v.shape[1:])  # (P, G, Hkv, Lp, D)
-            dst_v.copy_(v.unsqueeze(1).expand_as(dst_v))
-        self.key_valid[: p * group_size, :lp] = prefix_mask.repeat_interleave(group_size, dim=0)  # (N, Lp)
-        self.length = lp
-        self.has_pad = not bool(prefix_mask.all())
-
-    def compact(self, keep: Tensor) -> None:
-        """Keep rows `keep` (A',) (ascending indices into the live rows), moved to the front."""
-        a, s = keep.numel(), self.length
-        self.k[:, :a, :, :s] = self.k[:, keep, :, :s]
-        self.v[:, :a, :, :s] = self.v[:, keep, :, :s]
-        if self.has_pad:
-            self.key_valid[:a, :s] = self.key_valid[keep, :s]
-        self.rows = a
-
-
-def prefill(model: nn.Module, ids: Tensor, mask: Tensor) -> tuple[Tensor, list[tuple[Tensor, Tensor]]]:
-    """Prompt pass. ids/mask (P, Lp) -> last-position logits (P, V) and per-layer K/V (P, Hkv, Lp, D)."""
-    hidden, kvs = forward_hidden(model, ids, mask, return_kv=True)  # (P, Lp, C)
-    return lm_logits(model, hidden[:, -1]), kvs  # (P, V)
-
-
-def decode_step(model: nn.Module, cache: StaticKVCache, tokens: Tensor, positions: Tensor) -> Tensor:
-    """One token for each live row. tokens/positions (A,) -> logits (A, V); writes slot `cache.length`."""
-    sp = spec(model)
-    a, slot = tokens.shape[0], cache.length
-    x = embed(model, tokens)  # (A, C)
-    cos, sin = rope_cos_sin(model, positions.unsqueeze(1), x.dtype)  # (A, 1, 1, D)
-    mask = cache.key_valid[:a, : slot + 1].view(a, 1, 1, slot + 1) if cache.has_pad else None  # (A, 1, 1, S)
-    k_new, v_new = cache.k[:, :a, :, slot], cache.v[:, :a, :, slot]  # (L, A, Hkv, D) views
-    keys, vals = cache.k[:, :a, :, : slot + 1], cache.v[:, :a, :, : slot + 1]  # (L, A, Hkv, S, D) views
-    for i, layer in enumerate(model.model.layers):
-        attn = layer.self_attn
-        h = rms_norm(layer.input_layernorm, x)  # (A, C)
-        q = _lin(attn.q_proj, h).view(a, sp.n_kv_heads, sp.n_rep, sp.head_dim)  # (A, Hkv, rep, D)
-        k = _lin(attn.k_proj, h).view(a, sp.n_kv_heads, 1, sp.head_dim)  # (A, Hkv, 1, D)
-        k_new[i].copy_(apply_rope(k, cos, sin).view(a, sp.n_kv_heads, sp.head_dim))
-        v_new[i].copy_(_lin(attn.v_proj, h).view(a, sp.n_kv_heads, sp.head_dim))
-        out = attend_one(apply_rope(q, cos, sin), keys[i], vals[i], mask)  # (A, H*D)
-        x = block_out(layer, x, out)  # (A, C)
-    cache.length = slot + 1
-    return lm_logits(model, final_norm(model, x))  # (A, V)
 
 
 # --------------------------------------------------------------------------- shared-prefix training forward

@@ -3,9 +3,12 @@
 Two paths, chosen per call and logged once per path on `r1lab.rollout`:
 
 * "lean" (Llama / Qwen2, see `r1lab.models.forward.supports`): prompts are left-padded
-  and prefilled ONCE each; their K/V are copied into the G rows of a preallocated
-  static cache. Each decode step runs only the live rows: when rows stop (eos or a
-  stop sequence) they are compacted out of the cache and the batch. Stop checks are
+  and prefilled ONCE each into a preallocated static cache: a long prompt's K/V is kept
+  once and its G rows attend to it through one GEMM per (prompt, KV head); a short one's
+  is copied into its G rows (`decode.StaticKVCache`; `decode.decode_step` also fuses
+  q/k/v and gate/up into one matmul each). Each decode step runs only the live rows: when
+  rows stop (eos or a stop sequence) they are compacted out of the cache and the batch.
+  Stop checks are
   tensor ops over all live rows (no per-row Python), and the only host sync per step
   is "did any row stop?". Compaction only drops rows; what a live row attends to and
   computes is unchanged.
@@ -14,10 +17,10 @@ Two paths, chosen per call and logged once per path on `r1lab.rollout`:
 
 Sampling (`sample_next`) is a pure function: temperature 0 is greedy, otherwise
 softmax(logits / T) restricted to the top-p nucleus (the smallest prefix of the sorted
-distribution whose mass reaches top_p; the top token is always kept), renormalised.
-Draws come from the caller's `torch.Generator`, so rollouts are reproducible. If the
-generator lives on another device than the model (CPU generator, GPU model), a
-device generator is seeded from it once per call.
+distribution whose mass reaches top_p; the top token is always kept), renormalised, drawn
+by inverse CDF (one uniform per row). Draws come from the caller's `torch.Generator`, so
+rollouts are reproducible. If the generator lives on another device than the model (CPU
+generator, GPU model), a device generator is seeded from it once per call.
 
 Row i*G + j of the result is sample j of prompt i.
 """
@@ -32,6 +35,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
+from r1lab.models import decode as dec
 from r1lab.models import forward as fw
 
 logger = logging.getLogger("r1lab.rollout")
@@ -60,20 +64,36 @@ class Rollout(NamedTuple):
 
 
 def sample_next(logits: Tensor, temperature: float, top_p: float, generator: torch.Generator | None = None) -> Tensor:
-    """Draw one token per row. logits (B, V) -> (B,) long."""
+    """Draw one token per row. logits (B, V) -> (B,) long.
+
+    Inverse-CDF draw: one uniform per row against the cumulative (nucleus) distribution, a
+    handful of cheap ops where `torch.multinomial` draws B x V exponentials."""
     if temperature <= 0.0:
         return logits.argmax(-1)  # (B,)
-    scaled = logits.float() / temperature  # (B, V)
+    scaled = logits.float()
+    if temperature != 1.0:
+        scaled = scaled / temperature  # (B, V)
     if top_p >= 1.0:
-        probs = torch.softmax(scaled, dim=-1)  # (B, V)
-        return torch.multinomial(probs, 1, generator=generator).squeeze(1)  # (B,)
+        return _inverse_cdf(torch.softmax(scaled, dim=-1), generator)  # (B,)
     sorted_logits, order = scaled.sort(dim=-1, descending=True)  # (B, V)
     probs = torch.softmax(sorted_logits, dim=-1)  # (B, V)
     mass_before = probs.cumsum(-1) - probs  # (B, V): mass of strictly higher-ranked tokens
     outside = mass_before >= top_p  # (B, V)
     outside[:, 0] = False
-    choice = torch.multinomial(probs.masked_fill(outside, 0.0), 1, generator=generator)  # (B, 1)
-    return order.gather(-1, choice).squeeze(1)  # (B,)
+    choice = _inverse_cdf(probs.masked_fill_(outside, 0.0), generator)  # (B,)
+    return order.gather(-1, choice[:, None]).squeeze(1)  # (B,)
+
+
+def _inverse_cdf(probs: Tensor, generator: torch.Generator | None) -> Tensor:
+    """probs (B, V) >= 0, unnormalised -> (B,) index i with probability probs[i] / sum(probs).
+
+    Token i is drawn when u * total falls in [cdf[i-1], cdf[i]): a zero-probability token has an
+    empty interval and is never drawn; the clamp to the last positive token guards the rounding
+    case u * total == total."""
+    cdf = probs.cumsum(-1)  # (B, V)
+    u = torch.rand((probs.shape[0], 1), generator=generator, device=probs.device, dtype=cdf.dtype)  # (B, 1)
+    idx = torch.searchsorted(cdf, u * cdf[:, -1:], right=True).squeeze(1)  # (B,)
+    return torch.minimum(idx, cdf.argmax(-1))  # argmax: first index reaching the total
 
 
 def _device_generator(generator: torch.Generator | None, device: torch.device) -> torch.Generator | None:
@@ -164,9 +184,10 @@ def _lean_generate(
         return _finish(prompts, group, empty[:, None], empty, empty.bool(), pad_id, "lean")
     stops = _StopTracker(n, m, eos, params.stop_sequences, device)
 
-    logits, kvs = fw.prefill(model, ids, pmask)  # (P, V), one pass per prompt
-    cache = fw.StaticKVCache(model, n, ids.shape[1] + max(m - 1, 1), device, kvs[0][0].dtype)
-    cache.load_prefix(kvs, pmask, group)
+    logits, kvs = dec.prefill(model, ids, pmask)  # (P, V), one pass per prompt
+    cache = dec.StaticKVCache(model, n, ids.shape[1] + max(m - 1, 1), device, kvs[0][0].dtype)
+    cache.load_prefix(kvs, pmask, group)  # shared by, or copied into, each prompt's G rows
+    cache.weights = dec.DecodeWeights(model, cache.slots + 1)
     del kvs
     live = torch.arange(n, device=device)  # (A,) original row of each live row
     pos = pmask.long().sum(-1).repeat_interleave(group)  # (A,) RoPE position of the next token
@@ -183,7 +204,7 @@ def _lean_generate(
                 break
             live, tok, pos = live[keep], tok[keep], pos[keep]
             cache.compact(keep)
-        logits = fw.decode_step(model, cache, tok, pos)  # (A, V)
+        logits = dec.decode_step(model, cache, tok, pos)  # (A, V)
         pos = pos + 1
         tok = sample_next(logits, params.temperature, params.top_p, generator)  # (A,)
     return _finish(prompts, group, stops.tokens(), stops.lengths, stops.stopped, pad_id, "lean")

@@ -6,6 +6,7 @@ import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
+from r1lab.models import decode as dec
 from r1lab.models import forward as fw
 
 PROMPTS = [[3, 4, 5, 6, 7, 8], [9, 10], [11, 12, 13, 14]]
@@ -64,15 +65,23 @@ def test_reads_live_parameters_and_backprops(tiny_model):
         assert (after - hf_logits(tiny_model, ids, mask))[mask].abs().max() < TOL
 
 
+@pytest.fixture(params=["copied", "shared"])
+def decode_layout(request, monkeypatch) -> str:
+    """Run a decode test with the prompt K/V copied per row and with it shared per prompt."""
+    monkeypatch.setattr(dec, "SHARED_PREFIX_MIN", 1 if request.param == "shared" else 10**9)
+    return request.param
+
+
 @torch.no_grad()
-def test_static_cache_decode_with_compaction_matches_full_forward(tiny_model):
+def test_static_cache_decode_with_compaction_matches_full_forward(tiny_model, decode_layout):
     group, steps = 2, 5
     ids, mask = fw.left_pad(PROMPTS, 0)  # (P, Lp)
     n = len(PROMPTS) * group
     cont = torch.randint(1, 64, (n, steps), generator=torch.Generator().manual_seed(3))  # teacher-forced tokens
-    logits0, kvs = fw.prefill(tiny_model, ids, mask)
-    cache = fw.StaticKVCache(tiny_model, n, ids.shape[1] + steps, "cpu", torch.float32)
+    logits0, kvs = dec.prefill(tiny_model, ids, mask)
+    cache = dec.StaticKVCache(tiny_model, n, ids.shape[1] + steps, "cpu", torch.float32)
     cache.load_prefix(kvs, mask, group)
+    assert cache.shared == (decode_layout == "shared")
     live = torch.arange(n)
     pos = mask.sum(-1).repeat_interleave(group)
     got = {r: [logits0[r // group]] for r in range(n)}
@@ -81,7 +90,7 @@ def test_static_cache_decode_with_compaction_matches_full_forward(tiny_model):
             keep = torch.tensor([i for i, r in enumerate(live.tolist()) if r not in (1, 4)])
             live, pos = live[keep], pos[keep]
             cache.compact(keep)
-        out = fw.decode_step(tiny_model, cache, cont[live, t], pos)  # (A, V)
+        out = dec.decode_step(tiny_model, cache, cont[live, t], pos)  # (A, V)
         pos = pos + 1
         for i, r in enumerate(live.tolist()):
             got[r].append(out[i])
@@ -91,6 +100,28 @@ def test_static_cache_decode_with_compaction_matches_full_forward(tiny_model):
         mine = torch.stack(got[r])
         assert (mine - ref[: len(mine)]).abs().max() < TOL
         assert len(mine) == (3 if r in (1, 4) else steps + 1)
+
+
+@torch.no_grad()
+def test_decode_unfused_weights_and_long_prompts_pick_the_shared_layout(qwen2_model):
+    """Above the fusion limit decode_step reads the modules' own weights: same logits; prompts of
+    SHARED_PREFIX_MIN slots or more with G > 1 take the shared layout by default."""
+    ids, mask = fw.left_pad([[1 + t % 60 for t in range(dec.SHARED_PREFIX_MIN)], [5, 6, 7]], 0)  # (2, 64)
+    _, kvs = dec.prefill(qwen2_model, ids, mask)
+    toks, pos = torch.tensor([3, 4, 5, 6]), mask.sum(-1).repeat_interleave(2)
+    outs = []
+    for limit in (1 << 26, 0):
+        cache = dec.StaticKVCache(qwen2_model, 4, ids.shape[1] + 2, "cpu", torch.float32)
+        cache.load_prefix(kvs, mask, 2)
+        assert cache.shared
+        cache.weights = dec.DecodeWeights(qwen2_model, cache.slots + 1, fuse_limit=limit)
+        assert len(cache.weights.layers[0][1]) == (1 if limit else 3)
+        outs.append(dec.decode_step(qwen2_model, cache, toks, pos))
+    assert (outs[0] - outs[1]).abs().max() < TOL
+    for r in range(4):  # and both equal the plain forward of [prompt ; token]
+        prompt = [t for t, m in zip(ids[r // 2].tolist(), mask[r // 2].tolist()) if m]
+        ref = qwen2_model(input_ids=torch.tensor([prompt + [int(toks[r])]])).logits[0, -1]
+        assert (outs[0][r] - ref).abs().max() < TOL
 
 
 def test_shared_prefix_forward_matches_per_row_hf(tiny_model):

@@ -8,6 +8,7 @@ import math
 import pytest
 import torch
 
+from r1lab.models import decode as dec
 from r1lab.models import forward as fw
 from r1lab.rollout import engine
 from r1lab.rollout.engine import SamplingParams, generate, sample_next
@@ -41,7 +42,14 @@ def check_rollout_shape(r, n: int, pad: int = 0) -> None:
     assert int(r.lengths.max()) == r.completion_ids.shape[1]
 
 
-def test_greedy_matches_hf_generate(lean_model):
+@pytest.fixture(params=["copied", "shared"])
+def decode_layout(request, monkeypatch) -> str:
+    """Run with the prompt K/V copied per row and with it shared per prompt (see StaticKVCache)."""
+    monkeypatch.setattr(dec, "SHARED_PREFIX_MIN", 1 if request.param == "shared" else 10**9)
+    return request.param
+
+
+def test_greedy_matches_hf_generate(lean_model, decode_layout):
     group, m = 2, 16
     free = hf_greedy(lean_model, PROMPTS, 1, m, NO_EOS)
     eos = int(free[0, 4])  # a token the model really emits: row 0 stops by step 5
@@ -76,7 +84,7 @@ def test_eos_and_stop_sequences_end_rows_with_stop_in_mask(lean_model):
     assert int(r.lengths[0]) <= 5 and int(r.lengths[1]) <= 7
 
 
-def test_compaction_gives_same_tokens_as_rows_run_alone(qwen2_model):
+def test_compaction_gives_same_tokens_as_rows_run_alone(qwen2_model, decode_layout):
     m = 24
     free = generate(qwen2_model, PROMPTS, 1, SamplingParams(temperature=0.0, max_new_tokens=m),
                     eos_token_id=NO_EOS, pad_token_id=0).completion_ids
@@ -182,6 +190,13 @@ def test_generate_first_token_follows_model_distribution(qwen2_model):
     assert len(support) > 3
     chi2, df = chi_square([counts[i] for i in support], [want[i] for i in support])
     assert chi2 < chi2_critical(df), (chi2, df)
+
+
+def test_sampler_never_draws_zero_probability_tokens():
+    probs = torch.tensor([[0.0, 2.0, 0.0, 0.0], [1.0, 0.0, 3.0, 0.0]]).repeat(5000, 1)  # unnormalised
+    got = engine._inverse_cdf(probs, torch.Generator().manual_seed(0)).view(5000, 2)
+    assert (got[:, 0] == 1).all() and set(got[:, 1].tolist()) == {0, 2}
+    assert abs((got[:, 1] == 2).float().mean().item() - 0.75) < 0.03
 
 
 def test_sample_next_greedy_and_tiny_top_p():

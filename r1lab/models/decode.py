@@ -1,0 +1,241 @@
+"""Decoding with our own forward: a static KV cache with row compaction, and one decode step.
+
+Built from the pieces of `r1lab.models.forward` (same numerics as HF; see that module's
+header for the choices). `prefill` runs the prompts once; `StaticKVCache.load_prefix` hands
+their K/V to the G rows of each prompt; `decode_step` advances every live row by one token.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from r1lab.models.forward import _linears, forward_hidden, lm_logits, rms_norm, rope_cos_sin, spec
+
+
+SHARED_PREFIX_MIN = 64  # prompt slots from which decode attends to a prompt's K/V once for its G rows
+
+
+class StaticKVCache:
+    """Preallocated decode cache for N rows = P prompts x G samples (row i*G + j: sample j of
+    prompt i), filled by `load_prefix` with the prompts' prefill K/V.
+
+    Two layouts, chosen in `load_prefix`:
+
+    * shared (G > 1 and a prompt of at least `SHARED_PREFIX_MIN` slots): each prompt's K/V is
+      kept ONCE (`pk`/`pv`, (P*Hkv, Lp, D) per layer) and the generated K/V per row (`k`/`v`,
+      (L, N, Hkv, M, D)); the G rows of a prompt read its K/V through one GEMM per (prompt,
+      KV head) instead of G copies;
+    * copied (short prompts, where the extra ops of the shared form cost more than the copies):
+      the prompt K/V is copied into each of its G rows, `k`/`v` are (L, N, Hkv, Lp+M, D) and one
+      batched GEMM per (row, KV head) covers prompt and generated keys.
+
+    Live rows are compacted in place (`compact`) so the first `rows` rows are the live ones, in
+    ascending order of their original index; `prompt_of` / `sample_of` (A,) say which prompt and
+    sample each live row is. `length` counts the filled slots (prompt + generated).
+    """
+
+    def __init__(self, model: nn.Module, rows: int, slots: int, device, dtype: torch.dtype) -> None:
+        self.sp = spec(model)
+        self.n, self.slots, self.device, self.dtype = rows, slots, device, dtype
+        self.rows = rows
+        self.length = 0  # filled slots: prompt + generated
+        self.lp = 0
+        self.shared = False
+        self.compacted = False
+        self.weights: DecodeWeights | None = None  # built by the first decode_step
+
+    def load_prefix(self, kvs: list[tuple[Tensor, Tensor]], prefix_mask: Tensor, group_size: int) -> None:
+        """Take each prompt's prefill K/V (P, Hkv, Lp, D) per layer; rows i*G..i*G+G-1 continue prompt i."""
+        sp, (p, lp) = self.sp, prefix_mask.shape
+        if p * group_size != self.n:
+            raise ValueError(f"cache rows {self.n} != prompts {p} x group_size {group_size}")
+        hkv, d, dev, dt = sp.n_kv_heads, sp.head_dim, self.device, self.dtype
+        self.p, self.g, self.lp = p, group_size, lp
+        self.shared = group_size > 1 and lp >= SHARED_PREFIX_MIN
+        pad = None if bool(prefix_mask.all()) else ~prefix_mask.to(dev)  # (P, Lp) True on padding
+        m = max(self.slots - lp, 1)
+        if self.shared:
+            self.pk = [k.reshape(p * hkv, lp, d).contiguous() for k, _ in kvs]  # (P*Hkv, Lp, D)
+            self.pk_t = [k.transpose(1, 2) for k in self.pk]  # (P*Hkv, D, Lp)
+            self.pv = [v.reshape(p * hkv, lp, d).contiguous() for _, v in kvs]
+            self.bias = torch.zeros((p, hkv, 1, lp), dtype=dt, device=dev)  # additive 0 / -inf on padding
+            if pad is not None:
+                self.bias.masked_fill_(pad[:, None, None, :], float("-inf"))
+            self.bias = self.bias.view(p * hkv, 1, lp)
+            shape = (sp.n_layers, self.n, hkv, m, d)
+            self.k = torch.empty(shape, device=dev, dtype=dt)  # (L, N, Hkv, M, D) generated keys
+            self.v = torch.empty(shape, device=dev, dtype=dt)
+            # queries / prompt probabilities of all N rows in the per-(prompt, KV head) GEMM layout, once rows
+            # are compacted; rows compacted away keep stale (finite) values whose results are never read
+            self.q_buf = torch.zeros((p, hkv, group_size, sp.n_rep, d), device=dev, dtype=dt)
+            self.p_buf = torch.zeros((p, hkv, group_size, sp.n_rep, lp), device=dev, dtype=dt)
+        else:
+            shape = (sp.n_layers, self.n, hkv, lp + m, d)
+            self.k = torch.empty(shape, device=dev, dtype=dt)  # (L, N, Hkv, Lp+M, D)
+            self.v = torch.empty(shape, device=dev, dtype=dt)
+            for layer, (k, v) in enumerate(kvs):  # (P, Hkv, Lp, D) -> the G rows of each prompt
+                self.k[layer, :, :, :lp].view(p, group_size, hkv, lp, d).copy_(k.unsqueeze(1).expand(-1, group_size,
+                                                                                                  -1, -1, -1))
+                self.v[layer, :, :, :lp].view(p, group_size, hkv, lp, d).copy_(v.unsqueeze(1).expand(-1, group_size,
+                                                                                                  -1, -1, -1))
+            self.bias = torch.zeros((self.n, hkv, 1, lp + m), dtype=dt, device=dev)  # (N, Hkv, 1, S)
+            if pad is not None:
+                self.bias[:, :, :, :lp].masked_fill_(pad.repeat_interleave(group_size, 0)[:, None, None, :],
+                                                     float("-inf"))
+        rows = torch.arange(self.n, device=dev)
+        self.prompt_of, self.sample_of = rows // group_size, rows % group_size  # (A,) of the live rows
+        self.zero = torch.zeros((1, 1, 1), device=dev, dtype=dt)  # ignored input of a beta=0 baddbmm
+        self.length = lp
+
+    def compact(self, keep: Tensor) -> None:
+        """Keep rows `keep` (A',) (ascending indices into the live rows), moved to the front."""
+        a, s = keep.numel(), self.length - (self.lp if self.shared else 0)  # filled slots of k/v
+        if s > 0:
+            self.k[:, :a, :, :s] = self.k[:, keep, :, :s]
+            self.v[:, :a, :, :s] = self.v[:, keep, :, :s]
+        if not self.shared:
+            self.bias[:a] = self.bias[keep]
+        self.prompt_of, self.sample_of = self.prompt_of[keep], self.sample_of[keep]
+        self.rows, self.compacted = a, True
+
+
+class DecodeWeights:
+    """What `decode_step` reads, gathered once per rollout: per layer q/k/v (and gate/up)
+    concatenated into one matrix each, so a decode step runs one matmul where HF runs three
+    (two); RoPE cos/sin for every position below `max_positions`.
+
+    Concatenated weights are COPIES taken at construction (the engine builds them per
+    `generate` call, when weights cannot change); when the layers' weights exceed `fuse_limit`
+    elements (large models, where per-op overhead does not matter) the modules' own weights
+    are used unfused.
+    """
+
+    def __init__(self, model: nn.Module, max_positions: int, fuse_limit: int = 1 << 26) -> None:
+        self.sp = spec(model)
+        emb = model.model.embed_tokens.weight
+        layers = model.model.layers
+        fused = sum(lin.weight.numel() for layer in layers for lin in _linears(layer)) <= fuse_limit
+        self.layers = []
+        for layer in layers:
+            at, mlp = layer.self_attn, layer.mlp
+            if fused:
+                qkv = [(torch.cat((at.q_proj.weight, at.k_proj.weight, at.v_proj.weight)),
+                        _cat_bias((at.q_proj, at.k_proj, at.v_proj)))]
+                gu = [(torch.cat((mlp.gate_proj.weight, mlp.up_proj.weight)), _cat_bias((mlp.gate_proj, mlp.up_proj)))]
+            else:
+                qkv = [(m.weight, m.bias) for m in (at.q_proj, at.k_proj, at.v_proj)]
+                gu = [(m.weight, m.bias) for m in (mlp.gate_proj, mlp.up_proj)]
+            self.layers.append((_norm_args(layer.input_layernorm), qkv, (at.o_proj.weight, at.o_proj.bias),
+                                _norm_args(layer.post_attention_layernorm), gu,
+                                (mlp.down_proj.weight, mlp.down_proj.bias)))
+        self.embed, self.norm = emb, _norm_args(model.model.norm)
+        self.head = (model.lm_head.weight, model.lm_head.bias)
+        cos, sin = rope_cos_sin(model, torch.arange(max_positions, device=emb.device)[None], emb.dtype)
+        self.cos, self.sin = cos[0].transpose(0, 1), sin[0].transpose(0, 1)  # (max_positions, 1, D)
+
+
+def _cat_bias(mods) -> Tensor | None:
+    if all(m.bias is None for m in mods):
+        return None
+    return torch.cat([m.bias if m.bias is not None else m.weight.new_zeros(m.weight.shape[0]) for m in mods])
+
+
+def _norm_args(norm: nn.Module) -> tuple[nn.Module, float]:
+    return norm, getattr(norm, "variance_epsilon", None) or getattr(norm, "eps", 1e-6)
+
+
+def _norm(norm: tuple[nn.Module, float], x: Tensor) -> Tensor:
+    mod, eps = norm
+    if x.dtype == torch.float32:  # HF's arithmetic in fewer calls (in-place where the value is fresh)
+        return (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True).add_(eps))).mul_(mod.weight)
+    return rms_norm(mod, x)
+
+
+def prefill(model: nn.Module, ids: Tensor, mask: Tensor) -> tuple[Tensor, list[tuple[Tensor, Tensor]]]:
+    """Prompt pass. ids/mask (P, Lp) -> last-position logits (P, V) and per-layer K/V (P, Hkv, Lp, D)."""
+    hidden, kvs = forward_hidden(model, ids, mask, return_kv=True)  # (P, Lp, C)
+    return lm_logits(model, hidden[:, -1]), kvs  # (P, V)
+
+
+def _attend_shared(cache: StaticKVCache, i: int, q: Tensor, keys: Tensor, vals: Tensor) -> Tensor:
+    """Shared layout. q (A, Hkv, rep, D) with RoPE, keys (A*Hkv, D, t) / vals (A*Hkv, t, D): the
+    rows' generated K/V incl. the new token. Returns (A, H*D).
+
+    Against the prompt: one GEMM per (prompt, KV head), M = G*rep query rows; against the row's
+    own generated keys: one per (row, KV head); one softmax over [prompt ; generated] (HF's
+    arithmetic up to the order of the two partial sums of the output)."""
+    a, hkv, rep, d = q.shape
+    p, g, lp, t = cache.p, cache.g, cache.lp, vals.shape[1]
+    scale = d ** -0.5
+    if cache.compacted:  # scatter the live rows into the all-rows layout, gather their results back
+        pi, gi = cache.prompt_of, cache.sample_of
+        cache.q_buf.transpose(1, 2)[pi, gi] = q
+        qp = cache.q_buf.view(p * hkv, g * rep, d)
+    else:
+        qp = q.view(p, g, hkv, rep, d).transpose(1, 2).reshape(p * hkv, g * rep, d)
+    s_pre = torch.baddbmm(cache.bias, qp, cache.pk_t[i], alpha=scale).view(p, hkv, g, rep, lp).transpose(1, 2)
+    s_pre = s_pre[pi, gi] if cache.compacted else s_pre.reshape(a, hkv, rep, lp)  # (A, Hkv, rep, Lp)
+    s_own = torch.baddbmm(cache.zero, q.view(a * hkv, rep, d), keys, beta=0.0, alpha=scale)  # (A*Hkv, rep, t)
+    probs = torch.softmax(torch.cat((s_pre, s_own.view(a, hkv, rep, t)), dim=-1), dim=-1)  # (A, Hkv, rep, Lp+t)
+    if cache.compacted:
+        cache.p_buf.transpose(1, 2)[pi, gi] = probs[..., :lp]
+        pp = cache.p_buf.view(p * hkv, g * rep, lp)
+    else:
+        pp = probs[..., :lp].view(p, g, hkv, rep, lp).transpose(1, 2).reshape(p * hkv, g * rep, lp)
+    o_pre = torch.bmm(pp, cache.pv[i]).view(p, hkv, g, rep, d).transpose(1, 2)  # (P, G, Hkv, rep, D)
+    o_pre = o_pre[pi, gi] if cache.compacted else o_pre.reshape(a, hkv, rep, d)
+    o_own = torch.bmm(probs[..., lp:].reshape(a * hkv, rep, t), vals)  # (A*Hkv, rep, D)
+    return o_own.view(a, hkv, rep, d).add_(o_pre).view(a, hkv * rep * d)
+
+
+def decode_step(model: nn.Module, cache: StaticKVCache, tokens: Tensor, positions: Tensor) -> Tensor:
+    """One token for each live row. tokens/positions (A,) -> logits (A, V); writes the next slot.
+
+    Uses `cache.weights` (a `DecodeWeights`, built here on the first call if absent, for positions
+    up to `cache.slots`). Written for few ops per step: at small sizes a step is bound by
+    per-op overhead, not arithmetic."""
+    if cache.weights is None:
+        cache.weights = DecodeWeights(model, cache.slots + 1)
+    w, sp = cache.weights, cache.sp
+    a, slot = tokens.shape[0], cache.length - (cache.lp if cache.shared else 0)  # k/v slot of the new token
+    nh, nkv, d, layers = sp.n_heads, sp.n_kv_heads, sp.head_dim, sp.n_layers
+    nq = (nh + nkv) * d
+    scale = d ** -0.5
+    # this step's views of the cache, for all layers at once
+    k_new, v_new = cache.k[:, :a, :, slot], cache.v[:, :a, :, slot]  # (L, A, Hkv, D)
+    keys = cache.k[:, :a, :, : slot + 1].reshape(layers, a * nkv, slot + 1, d).transpose(2, 3)  # (L, A*Hkv, D, S)
+    vals = cache.v[:, :a, :, : slot + 1].reshape(layers, a * nkv, slot + 1, d)  # (L, A*Hkv, S, D)
+    bias = None if cache.shared else cache.bias[:a, :, :, : slot + 1].reshape(a * nkv, 1, slot + 1)
+    x = F.embedding(tokens, w.embed)  # (A, C)
+    cos, sin = w.cos.index_select(0, positions), w.sin.index_select(0, positions)  # (A, 1, D)
+    for i, (ln1, qkv, (o_w, o_b), ln2, gu, (d_w, d_b)) in enumerate(w.layers):
+        h = _norm(ln1, x)  # (A, C)
+        if len(qkv) == 1:
+            y = F.linear(h, *qkv[0])  # (A, (H+2Hkv)*D)
+            qk, v = y[:, :nq].view(a, nh + nkv, d), y[:, nq:]
+        else:
+            qk = torch.cat([F.linear(h, *qkv[0]), F.linear(h, *qkv[1])], dim=-1).view(a, nh + nkv, d)
+            v = F.linear(h, *qkv[2])
+        rot = qk.roll(d // 2, dims=-1).mul_(sin)  # RoPE on q and k at once, HF's arithmetic
+        qk = (qk * cos).add_(rot)  # (A, H+Hkv, D)
+        k_new[i].copy_(qk[:, nh:])
+        v_new[i].copy_(v.view(a, nkv, d))
+        q = qk[:, :nh].contiguous().view(a, nkv, sp.n_rep, d)  # (A, Hkv, rep, D)
+        if cache.shared:
+            attn = _attend_shared(cache, i, q, keys[i], vals[i])
+        else:
+            probs = torch.softmax(torch.baddbmm(bias, q.view(a * nkv, sp.n_rep, d), keys[i], alpha=scale), dim=-1)
+            attn = torch.bmm(probs, vals[i]).view(a, nh * d)  # (A, H*D)
+        x = x + F.linear(attn, o_w, o_b)  # (A, C)
+        h = _norm(ln2, x)
+        if len(gu) == 1:
+            y = F.linear(h, *gu[0])  # (A, 2I)
+            inter = y.shape[-1] // 2
+            act = F.silu(y[:, :inter]).mul_(y[:, inter:])
+        else:
+            act = F.silu(F.linear(h, *gu[0])).mul_(F.linear(h, *gu[1]))
+        x = x + F.linear(act, d_w, d_b)  # (A, C)
+    cache.length += 1
+    return F.linear(_norm(w.norm, x), *w.head)  # (A, V)
