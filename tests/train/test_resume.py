@@ -83,3 +83,24 @@ def test_sigkill_five_times_then_resume_matches_uninterrupted(tmp_path):
     s_run, s_ref = json.loads((run / "summary.json").read_text()), json.loads((ref / "summary.json").read_text())
     assert s_run["final_accuracy"] == s_ref["final_accuracy"] and s_run["base_accuracy"] == s_ref["base_accuracy"]
     assert len(list((run / "checkpoints").iterdir())) == 2  # keep_checkpoints, no leftovers
+
+
+def test_resume_with_dynamic_sampling_continues_the_problem_stream(tmp_path):
+    """In process: DAPO's refills consume a varying number of questions; a run stopped after
+    2 steps and resumed to 4 must draw the same ones as a run of 4 (data position restored)."""
+    from r1lab.config import load
+    from r1lab.runs import resume_config
+    from r1lab.train.config import GRPOConfig
+    from r1lab.train.console import Console
+    from r1lab.train.run import run
+
+    small = {"algo": "dapo", "prompts_per_step": 2, "group_size": 4, "max_new_tokens": 32, "eval_problems": 2,
+             "eval_samples": 1, "save_every": 1, "log_samples_every": 1, "threads": 1, "seed": 1}
+    run(load(GRPOConfig, None, dict(small, max_steps=4, output_dir=str(tmp_path / "ref"))), Console(quiet=True))
+    run(load(GRPOConfig, None, dict(small, max_steps=2, output_dir=str(tmp_path / "cut"))), Console(quiet=True))
+    run(resume_config(GRPOConfig, tmp_path / "cut", {"max_steps": "4"}), Console(quiet=True), resume=True)
+    got, want = _metrics(tmp_path / "cut"), _metrics(tmp_path / "ref")
+    assert sum(r["resample_rounds"] for r in want) > 0  # the refill path ran
+    assert got == want
+    questions = lambda p: [r["question"] for r in _rows(p, "samples.jsonl") if r["phase"] == "train"]  # noqa: E731
+    assert questions(tmp_path / "cut") == questions(tmp_path / "ref")
