@@ -16,6 +16,7 @@ import time
 
 import torch
 
+from r1lab.config import save as save_config
 from r1lab.errors import UserError
 from r1lab.eval.protocol import EvalResult, evaluate
 from r1lab.models.io import load
@@ -71,7 +72,7 @@ def run(cfg: GRPOConfig, console: Console | None = None, resume: bool = False) -
         console.rich.print(f"resuming from {latest} (step {start} of {cfg.max_steps})")
 
     stream = ProblemStream(task, "train", cfg.seed, position=position)
-    save = lambda step: ckpts.save(step, lambda d: _write_state(d, trainer, stream))  # noqa: E731
+    save = lambda step: ckpts.save(step, lambda d: _write_state(d, trainer, stream, cfg))  # noqa: E731
     with console.progress(cfg.max_steps, completed=start) as bar:
         for step in range(start + 1, cfg.max_steps + 1):
             metrics, batch = trainer.step(stream.take(cfg.prompts_per_step), more=stream.take)
@@ -114,9 +115,10 @@ def _restore(rundir: RunDir, trainer: GRPO, latest, base_done: bool) -> tuple[in
     return step, position
 
 
-def _write_state(out, trainer: GRPO, stream: ProblemStream) -> None:
+def _write_state(out, trainer: GRPO, stream: ProblemStream, cfg: GRPOConfig) -> None:
     trainer.save_state(out)
     torch.save({"rng": rng_state(), "data_position": stream.position}, out / "state.pt")
+    save_config(cfg, out / "run_config.yaml")  # the run's config as it was when this was written
 
 
 def _summary(base: EvalResult, final: EvalResult, wall: float, cfg: GRPOConfig) -> dict:

@@ -83,6 +83,10 @@ def test_sigkill_five_times_then_resume_matches_uninterrupted(tmp_path):
     s_run, s_ref = json.loads((run / "summary.json").read_text()), json.loads((ref / "summary.json").read_text())
     assert s_run["final_accuracy"] == s_ref["final_accuracy"] and s_run["base_accuracy"] == s_ref["base_accuracy"]
     assert len(list((run / "checkpoints").iterdir())) == 2  # keep_checkpoints, no leftovers
+    last = run / "checkpoints" / f"step-{STEPS:06d}"
+    assert {"model.safetensors", "reference.safetensors", "trainer.pt", "state.pt", "run_config.yaml",
+            "manifest.json"} <= {p.name for p in last.iterdir()}
+    assert "seed: 3" in (last / "run_config.yaml").read_text()
 
 
 def test_resume_with_dynamic_sampling_continues_the_problem_stream(tmp_path):
