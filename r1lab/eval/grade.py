@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 from r1lab.errors import UserError
 from r1lab.tasks.jsonl import read_rows
-from r1lab.verifiers import VERIFIERS, Grade, get_verifier
+from r1lab.verifiers import BATCH_VERIFIERS, REFERENCE_CHECKS, VERIFIERS, Grade, get_verifier
 
 
 class Summary(NamedTuple):
@@ -38,14 +38,15 @@ def _grade_all(path: Path, verifier: str, rows: list[tuple[int, dict]], response
                reference_field: str, workers: int | None) -> list[Grade]:
     responses = [r[response_field] for _, r in rows]
     references = [r[reference_field] for _, r in rows]
-    if verifier == "code":
-        from r1lab.verifiers.code import parse_reference, verify_code_many
+    batch = BATCH_VERIFIERS.get(verifier)
+    if batch is not None:  # graded all at once, so check every reference first to name its line
+        check = REFERENCE_CHECKS.get(verifier, lambda ref: None)
         for (n, _), ref in zip(rows, references):
             try:
-                parse_reference(ref)
+                check(ref)
             except ValueError as e:
                 raise UserError(f"{path}:{n}: bad reference: {e}") from None
-        return verify_code_many(responses, references, workers)
+        return batch(responses, references, workers)
     verify = get_verifier(verifier)
     grades = []
     for (n, _), resp, ref in zip(rows, responses, references):

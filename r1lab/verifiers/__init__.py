@@ -3,7 +3,7 @@
 from typing import Callable
 
 from r1lab.verifiers.base import Grade, answer_tag
-from r1lab.verifiers.code import verify_code, verify_code_many
+from r1lab.verifiers.code import parse_reference, verify_code, verify_code_many
 from r1lab.verifiers.countdown import verify_countdown
 from r1lab.verifiers.format import format_reward, tag_count_reward
 from r1lab.verifiers.gsm8k import verify_gsm8k
@@ -15,8 +15,10 @@ Verifier = Callable[[str, str], Grade]
 VERIFIERS: dict[str, Verifier] = {"number": verify_number, "countdown": verify_countdown, "math": verify_math,
                                   "gsm8k": verify_gsm8k, "code": verify_code}
 # Verifiers that also grade a whole batch at once (code: sandboxes run in parallel).
-BatchVerifier = Callable[[list[str], list[str]], list[Grade]]
+BatchVerifier = Callable[..., list[Grade]]  # (responses, references, workers=None)
 BATCH_VERIFIERS: dict[str, BatchVerifier] = {"code": verify_code_many}
+# Reference validators (raise ValueError) for verifiers whose batch form cannot name the bad row.
+REFERENCE_CHECKS: dict[str, Callable[[str], object]] = {"code": parse_reference}
 
 
 def get_verifier(name: str) -> Verifier:
@@ -25,6 +27,6 @@ def get_verifier(name: str) -> Verifier:
     return VERIFIERS[name]
 
 
-__all__ = ["BATCH_VERIFIERS", "BatchVerifier", "Grade", "Verifier", "VERIFIERS", "answer_tag", "detect_language", "format_reward", "get_verifier",
+__all__ = ["BATCH_VERIFIERS", "BatchVerifier", "REFERENCE_CHECKS", "Grade", "Verifier", "VERIFIERS", "answer_tag", "detect_language", "format_reward", "get_verifier",
            "language_consistency", "tag_count_reward", "verify_code", "verify_countdown", "verify_gsm8k",
            "verify_math", "verify_number"]
