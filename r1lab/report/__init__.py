@@ -1,0 +1,1 @@
+"""Reports across runs: `ablate` compares the --algo presets as a markdown table."""
