@@ -102,7 +102,8 @@ def main() -> None:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("interrupted (a training run continues from its last checkpoint with r1lab train --resume RUN_DIR)",
+              file=sys.stderr)
         sys.exit(130)
 
 
