@@ -91,7 +91,6 @@ def run(cfg: GRPOConfig, console: Console | None = None, resume: bool = False) -
     if not ckpts.complete():
         save(trainer.steps_done)  # max_steps 0: the final state is still on disk
 
-    truncate_jsonl(rundir.path / "samples.jsonl", lambda r: r.get("phase") != "final")
     final = console.phase("evaluating the trained model", lambda: evaluate_now(model))
     rundir.append("samples.jsonl", [dict(s, phase="final") for s in final.samples])
     summary = _summary(base, final, time.time() - t_start, cfg)
