@@ -1,7 +1,5 @@
 """All 164 HumanEval canonical solutions pass the sandbox; the same prompts with an empty body fail."""
 
-import time
-
 import pytest
 
 from r1lab.tasks.humaneval import load_humaneval, reference
@@ -13,9 +11,7 @@ def test_canonical_solutions_pass_and_empty_bodies_fail():
     problems = load_humaneval()
     assert len(problems) == 164
     refs = [reference(p) for p in problems]
-    start = time.monotonic()
     good = verify_code_many([f"```python\n{p.prompt}{p.canonical_solution}```" for p in problems], refs, workers=2)
     empty = verify_code_many([f"```python\n{p.prompt}    pass\n```" for p in problems], refs, workers=2)
     assert [p.task_id for p, g in zip(problems, good) if g.score != 1.0] == []
     assert [p.task_id for p, g in zip(problems, empty) if g.score != 0.0] == []
-    assert time.monotonic() - start < 90
