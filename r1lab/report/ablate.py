@@ -12,7 +12,7 @@ runs and resumes unfinished ones from their checkpoints.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from r1lab.config import ConfigError, help_field, load
@@ -23,19 +23,25 @@ from r1lab.train.presets import PRESETS
 from r1lab.train.run import run
 
 
+def _train_field(name: str):
+    """The same default and help as `r1lab train`'s field, so the two can never drift apart."""
+    f = next(f for f in fields(GRPOConfig) if f.name == name)
+    return help_field(f.default, f.metadata["help"] + " (the same for every preset)")
+
+
 @dataclass
 class AblateConfig:
     algos: str = help_field("grpo,dr_grpo,dapo,bnpo", "comma-separated presets to compare")
     seeds: str = help_field("0,1", "comma-separated seeds; each preset runs once per seed")
-    task: str = help_field("arithmetic", "built-in task")
-    max_steps: int = help_field(120, "GRPO steps per run (the same for every preset)")
-    prompts_per_step: int = help_field(8, "questions per step")
-    group_size: int = help_field(8, "G: completions per question")
-    max_new_tokens: int = help_field(128, "completion length limit in tokens")
-    eval_problems: int = help_field(64, "held-out problems in the before/after evaluation")
-    eval_samples: int = help_field(4, "k: samples per problem for pass@1")
+    task: str = _train_field("task")
+    max_steps: int = _train_field("max_steps")
+    prompts_per_step: int = _train_field("prompts_per_step")
+    group_size: int = _train_field("group_size")
+    max_new_tokens: int = _train_field("max_new_tokens")
+    eval_problems: int = _train_field("eval_problems")
+    eval_samples: int = _train_field("eval_samples")
     output_dir: str = help_field("runs/ablate", "directory for the runs and ablation.md")
-    threads: int = help_field(0, "torch CPU threads per run (0 = one per core)")
+    threads: int = _train_field("threads")
 
     def validate(self) -> None:
         unknown = [a for a in self.algo_list() if a not in PRESETS]
