@@ -79,3 +79,13 @@ def qwen2_model() -> torch.nn.Module:
 @pytest.fixture
 def gpt2_model() -> torch.nn.Module:
     return build_tiny("gpt2")
+
+
+@pytest.fixture(params=["copied", "shared"])
+def decode_layout(request, monkeypatch) -> str:
+    """Run a decode test with the prompt K/V copied per row and with it shared per prompt (see
+    `StaticKVCache`)."""
+    from r1lab.models import decode as dec
+
+    monkeypatch.setattr(dec, "SHARED_PREFIX_MIN", 1 if request.param == "shared" else 10**9)
+    return request.param

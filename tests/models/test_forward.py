@@ -65,13 +65,6 @@ def test_reads_live_parameters_and_backprops(tiny_model):
         assert (after - hf_logits(tiny_model, ids, mask))[mask].abs().max() < TOL
 
 
-@pytest.fixture(params=["copied", "shared"])
-def decode_layout(request, monkeypatch) -> str:
-    """Run a decode test with the prompt K/V copied per row and with it shared per prompt."""
-    monkeypatch.setattr(dec, "SHARED_PREFIX_MIN", 1 if request.param == "shared" else 10**9)
-    return request.param
-
-
 @torch.no_grad()
 def test_static_cache_decode_with_compaction_matches_full_forward(tiny_model, decode_layout):
     group, steps = 2, 5

@@ -8,7 +8,6 @@ import math
 import pytest
 import torch
 
-from r1lab.models import decode as dec
 from r1lab.models import forward as fw
 from r1lab.rollout import engine
 from r1lab.rollout.engine import SamplingParams, generate, sample_next
@@ -40,13 +39,6 @@ def check_rollout_shape(r, n: int, pad: int = 0) -> None:
     assert r.completion_mask.sum(-1).tolist() == r.lengths.tolist()
     assert (r.completion_ids[~r.completion_mask] == pad).all()
     assert int(r.lengths.max()) == r.completion_ids.shape[1]
-
-
-@pytest.fixture(params=["copied", "shared"])
-def decode_layout(request, monkeypatch) -> str:
-    """Run with the prompt K/V copied per row and with it shared per prompt (see StaticKVCache)."""
-    monkeypatch.setattr(dec, "SHARED_PREFIX_MIN", 1 if request.param == "shared" else 10**9)
-    return request.param
 
 
 def test_greedy_matches_hf_generate(lean_model, decode_layout):
