@@ -104,12 +104,15 @@ class StaticKVCache:
 class DecodeWeights:
     """What `decode_step` reads, gathered once per rollout: per layer q/k/v (and gate/up)
     concatenated into one matrix each, so a decode step runs one matmul where HF runs three
-    (two); RoPE cos/sin for every position below `max_positions`.
+    (two); every matrix as its transposed view, so a step calls `mm` / `addmm` directly; RoPE
+    cos/sin for every position below `max_positions`.
 
     Concatenated weights are COPIES taken at construction (the engine builds them per
-    `generate` call, when weights cannot change); when the layers' weights exceed `fuse_limit`
-    elements (large models, where per-op overhead does not matter) the modules' own weights
-    are used unfused.
+    `generate` call, when weights cannot change). In fp32 those copies also absorb the RMSNorm
+    weight in front of them (q/k/v, gate/up, lm_head: W * w instead of (x * w) W, one op less
+    per norm, a change of rounding only). When the layers' weights exceed `fuse_limit` elements
+    (large models, where per-op overhead does not matter and copies would cost memory) the
+    modules' own weights are used unfused and nothing is folded.
     """
 
     def __init__(self, model: nn.Module, max_positions: int, fuse_limit: int = 1 << 26) -> None:
@@ -117,40 +120,52 @@ class DecodeWeights:
         emb = model.model.embed_tokens.weight
         layers = model.model.layers
         fused = sum(lin.weight.numel() for layer in layers for lin in _linears(layer)) <= fuse_limit
+        fold = fused and emb.dtype == torch.float32
         self.layers = []
         for layer in layers:
             at, mlp = layer.self_attn, layer.mlp
+            ln1, ln2 = _Norm(layer.input_layernorm, fold), _Norm(layer.post_attention_layernorm, fold)
             if fused:
-                qkv = [(torch.cat((at.q_proj.weight, at.k_proj.weight, at.v_proj.weight)),
-                        _cat_bias((at.q_proj, at.k_proj, at.v_proj)))]
-                gu = [(torch.cat((mlp.gate_proj.weight, mlp.up_proj.weight)), _cat_bias((mlp.gate_proj, mlp.up_proj)))]
+                qkv = [_fused((at.q_proj, at.k_proj, at.v_proj), ln1)]
+                gu = [_fused((mlp.gate_proj, mlp.up_proj), ln2)]
             else:
-                qkv = [(m.weight, m.bias) for m in (at.q_proj, at.k_proj, at.v_proj)]
-                gu = [(m.weight, m.bias) for m in (mlp.gate_proj, mlp.up_proj)]
-            self.layers.append((_norm_args(layer.input_layernorm), qkv, (at.o_proj.weight, at.o_proj.bias),
-                                _norm_args(layer.post_attention_layernorm), gu,
-                                (mlp.down_proj.weight, mlp.down_proj.bias)))
-        self.embed, self.norm = emb, _norm_args(model.model.norm)
-        self.head = (model.lm_head.weight, model.lm_head.bias)
+                qkv = [(m.weight.t(), m.bias) for m in (at.q_proj, at.k_proj, at.v_proj)]
+                gu = [(m.weight.t(), m.bias) for m in (mlp.gate_proj, mlp.up_proj)]
+            self.layers.append((ln1, qkv, (at.o_proj.weight.t(), at.o_proj.bias), ln2, gu,
+                                (mlp.down_proj.weight.t(), mlp.down_proj.bias)))
+        self.embed, self.norm = emb, _Norm(model.model.norm, fold)
+        self.head = _fused((model.lm_head,), self.norm) if fold else (model.lm_head.weight.t(), model.lm_head.bias)
         cos, sin = rope_cos_sin(model, torch.arange(max_positions, device=emb.device)[None], emb.dtype)
         self.cos, self.sin = cos[0].transpose(0, 1), sin[0].transpose(0, 1)  # (max_positions, 1, D)
 
 
-def _cat_bias(mods) -> Tensor | None:
+class _Norm:
+    """An RMSNorm as decode applies it; `folded`: its weight lives in the next matrix (fp32 only)."""
+
+    def __init__(self, module: nn.Module, folded: bool) -> None:
+        self.module, self.folded = module, folded
+        self.eps = getattr(module, "variance_epsilon", None) or getattr(module, "eps", 1e-6)
+
+    def __call__(self, x: Tensor) -> Tensor:
+        if x.dtype != torch.float32:
+            return rms_norm(self.module, x)
+        y = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True).add_(self.eps))  # HF's arithmetic, fewer calls
+        return y if self.folded else y.mul_(self.module.weight)
+
+
+def _fused(mods, norm: _Norm) -> tuple[Tensor, Tensor | None]:
+    """One (in, out) matrix for the linears `mods` reading the same input, with the norm's weight folded in."""
+    w = torch.cat([m.weight for m in mods])  # (out, in), a copy
+    if norm.folded:
+        w = w * norm.module.weight
     if all(m.bias is None for m in mods):
-        return None
-    return torch.cat([m.bias if m.bias is not None else m.weight.new_zeros(m.weight.shape[0]) for m in mods])
+        return w.t(), None
+    return w.t(), torch.cat([m.bias if m.bias is not None else m.weight.new_zeros(m.weight.shape[0]) for m in mods])
 
 
-def _norm_args(norm: nn.Module) -> tuple[nn.Module, float]:
-    return norm, getattr(norm, "variance_epsilon", None) or getattr(norm, "eps", 1e-6)
-
-
-def _norm(norm: tuple[nn.Module, float], x: Tensor) -> Tensor:
-    mod, eps = norm
-    if x.dtype == torch.float32:  # HF's arithmetic in fewer calls (in-place where the value is fresh)
-        return (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True).add_(eps))).mul_(mod.weight)
-    return rms_norm(mod, x)
+def _mm(x: Tensor, lin: tuple[Tensor, Tensor | None]) -> Tensor:
+    wt, b = lin  # (in, out) view, (out,)
+    return torch.mm(x, wt) if b is None else torch.addmm(b, x, wt)
 
 
 def prefill(model: nn.Module, ids: Tensor, mask: Tensor) -> tuple[Tensor, list[tuple[Tensor, Tensor]]]:
@@ -210,14 +225,14 @@ def decode_step(model: nn.Module, cache: StaticKVCache, tokens: Tensor, position
     bias = None if cache.shared else cache.bias[:a, :, :, : slot + 1].reshape(a * nkv, 1, slot + 1)
     x = F.embedding(tokens, w.embed)  # (A, C)
     cos, sin = w.cos.index_select(0, positions), w.sin.index_select(0, positions)  # (A, 1, D)
-    for i, (ln1, qkv, (o_w, o_b), ln2, gu, (d_w, d_b)) in enumerate(w.layers):
-        h = _norm(ln1, x)  # (A, C)
+    for i, (ln1, qkv, o, ln2, gu, down) in enumerate(w.layers):
+        h = ln1(x)  # (A, C)
         if len(qkv) == 1:
-            y = F.linear(h, *qkv[0])  # (A, (H+2Hkv)*D)
+            y = _mm(h, qkv[0])  # (A, (H+2Hkv)*D)
             qk, v = y[:, :nq].view(a, nh + nkv, d), y[:, nq:]
         else:
-            qk = torch.cat([F.linear(h, *qkv[0]), F.linear(h, *qkv[1])], dim=-1).view(a, nh + nkv, d)
-            v = F.linear(h, *qkv[2])
+            qk = torch.cat([_mm(h, qkv[0]), _mm(h, qkv[1])], dim=-1).view(a, nh + nkv, d)
+            v = _mm(h, qkv[2])
         rot = qk.roll(d // 2, dims=-1).mul_(sin)  # RoPE on q and k at once, HF's arithmetic
         qk = (qk * cos).add_(rot)  # (A, H+Hkv, D)
         k_new[i].copy_(qk[:, nh:])
@@ -228,14 +243,14 @@ def decode_step(model: nn.Module, cache: StaticKVCache, tokens: Tensor, position
         else:
             probs = torch.softmax(torch.baddbmm(bias, q.view(a * nkv, sp.n_rep, d), keys[i], alpha=scale), dim=-1)
             attn = torch.bmm(probs, vals[i]).view(a, nh * d)  # (A, H*D)
-        x = x + F.linear(attn, o_w, o_b)  # (A, C)
-        h = _norm(ln2, x)
+        x = x + _mm(attn, o)  # (A, C)
+        h = ln2(x)
         if len(gu) == 1:
-            y = F.linear(h, *gu[0])  # (A, 2I)
+            y = _mm(h, gu[0])  # (A, 2I)
             inter = y.shape[-1] // 2
             act = F.silu(y[:, :inter]).mul_(y[:, inter:])
         else:
-            act = F.silu(F.linear(h, *gu[0])).mul_(F.linear(h, *gu[1]))
-        x = x + F.linear(act, d_w, d_b)  # (A, C)
+            act = F.silu(_mm(h, gu[0])).mul_(_mm(h, gu[1]))
+        x = x + _mm(act, down)  # (A, C)
     cache.length += 1
-    return F.linear(_norm(w.norm, x), *w.head)  # (A, V)
+    return _mm(w.norm(x), w.head)  # (A, V)

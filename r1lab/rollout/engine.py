@@ -85,15 +85,20 @@ def sample_next(logits: Tensor, temperature: float, top_p: float, generator: tor
 
 
 def _inverse_cdf(probs: Tensor, generator: torch.Generator | None) -> Tensor:
-    """probs (B, V) >= 0, unnormalised -> (B,) index i with probability probs[i] / sum(probs).
+    """probs (B, V) >= 0, unnormalised -> (B,) index i with probability probs[i] / sum(probs)."""
+    u = torch.rand((probs.shape[0], 1), generator=generator, device=probs.device, dtype=probs.dtype)  # (B, 1)
+    return inverse_cdf_at(probs, u)
 
-    Token i is drawn when u * total falls in [cdf[i-1], cdf[i]): a zero-probability token has an
-    empty interval and is never drawn; the clamp to the last positive token guards the rounding
-    case u * total == total."""
+
+def inverse_cdf_at(probs: Tensor, u: Tensor) -> Tensor:
+    """probs (B, V) >= 0, unnormalised; u (B, 1) in [0, 1) -> (B,) the token whose cumulative
+    interval [cdf[i-1], cdf[i]) holds u * total. A zero-probability token has an empty interval
+    and is never drawn. The point is capped just below the total, so that a rounding up to the
+    total cannot point past the last positive token."""
     cdf = probs.cumsum(-1)  # (B, V)
-    u = torch.rand((probs.shape[0], 1), generator=generator, device=probs.device, dtype=cdf.dtype)  # (B, 1)
-    idx = torch.searchsorted(cdf, u * cdf[:, -1:], right=True).squeeze(1)  # (B,)
-    return torch.minimum(idx, cdf.argmax(-1))  # argmax: first index reaching the total
+    total = cdf[:, -1:]  # (B, 1)
+    point = torch.minimum(u * total, torch.nextafter(total, torch.zeros_like(total)))  # (B, 1), < total
+    return torch.searchsorted(cdf, point, right=True).squeeze(1)  # (B,)
 
 
 def _device_generator(generator: torch.Generator | None, device: torch.device) -> torch.Generator | None:

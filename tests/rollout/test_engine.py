@@ -191,6 +191,14 @@ def test_sampler_never_draws_zero_probability_tokens():
     assert abs((got[:, 1] == 2).float().mean().item() - 0.75) < 0.03
 
 
+def test_sampler_point_at_the_total_stays_on_the_last_positive_token():
+    """u * total rounded up to the total must not point past the last positive token."""
+    probs = torch.tensor([[1.0, 1.0, 0.0, 0.0], [0.0, 3.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0]])
+    top = torch.ones((3, 1))  # beyond torch.rand's range: the worst rounding case
+    assert engine.inverse_cdf_at(probs, top).tolist() == [1, 1, 3]
+    assert engine.inverse_cdf_at(probs, torch.zeros((3, 1))).tolist() == [0, 1, 0]
+
+
 def test_sample_next_greedy_and_tiny_top_p():
     logits = torch.randn(5, 11, generator=torch.Generator().manual_seed(0))
     assert torch.equal(sample_next(logits, 0.0, 1.0, None), logits.argmax(-1))
