@@ -196,18 +196,19 @@ class GRPO:
         self.gen.set_state(state["generator"])
         self.steps_done, self.nonfinite_streak = state["steps_done"], state["nonfinite_streak"]
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def _finite_logits(self, prompt: list[int]) -> bool:
         logits = self.model(torch.tensor([prompt], device=self.model.device)).logits  # (1, L, V)
         return bool(torch.isfinite(logits).all())
 
-    @torch.no_grad()
     def _logprobs(self, model, ro: Rollout, q: slice) -> torch.Tensor:
+        """Log-probs without autograd (reference, or old policy when mu > 1), under inference mode."""
         G = self.cfg.group_size
         rows = slice(q.start * G, q.stop * G)
-        logp, _ = completion_logprobs(model, ro.prompt_ids[q], ro.completion_ids[rows],
-                                      ro.completion_mask[rows], G, temperature=self.cfg.temperature)
-        return logp  # (n, T)
+        with torch.inference_mode():
+            logp, _ = completion_logprobs(model, ro.prompt_ids[q], ro.completion_ids[rows],
+                                          ro.completion_mask[rows], G, temperature=self.cfg.temperature)
+        return logp.clone()  # (n, T): an ordinary tensor, usable in the loss's autograd graph
 
 
 def set_threads(n: int) -> int:
