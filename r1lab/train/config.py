@@ -53,7 +53,7 @@ class GRPOConfig:
     max_skipped_in_a_row: int = help_field(5, "stop the run after N updates in a row skipped for a non-finite loss or gradient")
     threads: int = help_field(0, "torch CPU threads (0 = one per core)")
     device: str = help_field("cpu", "torch device: cpu | cuda")
-    dtype: str = help_field("float32", "model dtype: float32 | bfloat16")
+    dtype: str = help_field("float32", "model dtype: float32 | bfloat16 (half precision: the optimizer keeps fp32 master weights)")
 
     def __post_init__(self) -> None:
         preset = PRESETS.get(self.algo)

@@ -47,6 +47,7 @@ from r1lab.rollout.text import decode_completions, encode_prompts, stop_sequence
 from r1lab.tasks import Problem, r1_zero_prompt
 from r1lab.train.batch import Batch, refill
 from r1lab.train.config import GRPOConfig
+from r1lab.train.optim import PolicyOptimizer
 from r1lab.train.presets import AGGREGATIONS, PRESETS
 from r1lab.errors import UserError
 from r1lab.models.io import write_pretrained
@@ -66,12 +67,7 @@ class GRPO:
         preset = PRESETS[cfg.algo]  # chosen once: the loss below calls functions, never names
         self.advantages = preset.advantages
         self.aggregate = AGGREGATIONS[preset.aggregation](cfg.max_new_tokens)
-        decay = [p for p in model.parameters() if p.dim() >= 2]
-        rest = [p for p in model.parameters() if p.dim() < 2]
-        self.opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                                      {"params": rest, "weight_decay": 0.0}], lr=cfg.lr)
-        self.sched = torch.optim.lr_scheduler.LambdaLR(
-            self.opt, lambda s: min(1.0, (s + 1) / max(1, cfg.warmup_steps)))
+        self.opt = PolicyOptimizer(model, cfg.lr, cfg.weight_decay, cfg.warmup_steps)  # fp32 master weights if half
         self.params = SamplingParams(temperature=cfg.temperature, top_p=cfg.top_p,
                                      max_new_tokens=cfg.max_new_tokens,
                                      stop_sequences=stop_sequences(tokenizer))
@@ -139,18 +135,15 @@ class GRPO:
                     loss_tok = loss_tok + cfg.beta * kl_tok
                     m.update(km)
                 loss, _ = self.aggregate(loss_tok, mask)
-                self.opt.zero_grad(set_to_none=True)
+                self.opt.zero_grad()
                 loss.backward()
-                gnorm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm)
-                finite = bool(torch.isfinite(gnorm) & torch.isfinite(loss))
-                if finite:
-                    self.opt.step()
+                gnorm, finite = self.opt.clip_and_step(cfg.max_grad_norm, loss)
                 self.nonfinite_streak = 0 if finite else self.nonfinite_streak + 1
                 m.update(loss=loss.item(), grad_norm=gnorm.item(), skipped_update=float(not finite),
                          entropy=(ent.detach() * mask).sum().item() / max(1, mask.sum().item()))
                 for key, v in m.items():
                     stats.setdefault(key, []).append(v)
-        self.sched.step()
+        self.opt.schedule_step()
         self.steps_done += 1
         if self.ref is not None and self.steps_done % cfg.ref_refresh_steps == 0:
             self.ref.load_state_dict(self.model.state_dict())
@@ -167,7 +160,7 @@ class GRPO:
             "clip_fraction_low": _mean(stats["clip_frac_low"]), "clip_fraction_high": _mean(stats["clip_frac_high"]),
             "frac_zero_std_groups": adv_metrics["frac_zero_std_groups"],
             "entropy": _mean(stats["entropy"]), "grad_norm": _mean(stats["grad_norm"]),
-            "loss": _mean(stats["loss"]), "lr": self.sched.get_last_lr()[0],
+            "loss": _mean(stats["loss"]), "lr": self.opt.last_lr(),
             "skipped_updates": int(sum(stats["skipped_update"])),
             "reward_failures": sampling["reward_failures"], "resample_rounds": sampling["resample_rounds"],
             "groups_short": sampling["groups_short"],
@@ -182,8 +175,7 @@ class GRPO:
         write_pretrained(self.model, self.tok, out)
         if self.ref is not None:
             save_safetensors(self.ref, str(out / "reference.safetensors"))
-        torch.save({"optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
-                    "generator": self.gen.get_state(), "steps_done": self.steps_done,
+        torch.save({**self.opt.state_dict(), "generator": self.gen.get_state(), "steps_done": self.steps_done,
                     "nonfinite_streak": self.nonfinite_streak}, out / "trainer.pt")
 
     def load_state(self, path: Path) -> None:
@@ -191,8 +183,7 @@ class GRPO:
         state = torch.load(path / "trainer.pt", weights_only=True)
         if self.ref is not None:
             load_safetensors(self.ref, str(path / "reference.safetensors"))
-        self.opt.load_state_dict(state["optimizer"])
-        self.sched.load_state_dict(state["scheduler"])
+        self.opt.load_state_dict(state)
         self.gen.set_state(state["generator"])
         self.steps_done, self.nonfinite_streak = state["steps_done"], state["nonfinite_streak"]
 

@@ -196,3 +196,37 @@ def test_buckets_cover_rows_in_order():
     assert len(fw._buckets(lengths, 4, 0)) == 5 and fw._buckets(lengths, 4, 10**9) == [(0, 8)]
     assert fw._buckets([], 4, 0) == []
     assert len(fw._buckets(lengths, 4, 0, max_cuts=2)) == 3  # edges thinned for long batches
+
+
+@torch.no_grad()
+def test_bfloat16_stays_within_the_spread_of_hf_own_bf16_paths(tiny_model, decode_layout):
+    """In bf16 nothing matches exactly: HF's own sdpa and eager attention already disagree. Our
+    forward and our decode (teacher-forced) must be no further from HF's bf16 logits than twice
+    that spread (a wrong cast or a bf16-only bug gives errors of the logits' own size)."""
+    model = tiny_model.to(torch.bfloat16)
+    group, steps = 2, 4
+    ids, mask = fw.left_pad(PROMPTS, 0)  # (P, Lp)
+    cont = torch.randint(1, 64, (len(PROMPTS) * group, steps), generator=torch.Generator().manual_seed(5))
+    logits0, kvs = dec.prefill(model, ids, mask)
+    cache = dec.StaticKVCache(model, cont.shape[0], ids.shape[1] + steps, "cpu", torch.bfloat16)
+    cache.load_prefix(kvs, mask, group)
+    pos, mine = mask.sum(-1).repeat_interleave(group), [logits0.repeat_interleave(group, 0)]
+    for t in range(steps - 1):
+        mine.append(dec.decode_step(model, cache, cont[:, t], pos))
+        pos = pos + 1
+    mine = torch.stack(mine, 1).float()  # (N, steps, V)
+    spread, err_dec = 0.0, 0.0
+    for r in range(cont.shape[0]):
+        seq = torch.tensor([PROMPTS[r // group] + cont[r].tolist()])
+        model.config._attn_implementation = "eager"
+        eager = model(input_ids=seq).logits[0].float()
+        model.config._attn_implementation = "sdpa"
+        sdpa = model(input_ids=seq).logits[0].float()  # (L, V)
+        spread = max(spread, (eager - sdpa).abs().max().item())
+        ref = sdpa[len(PROMPTS[r // group]) - 1:-1]  # (steps, V)
+        err_dec = max(err_dec, (mine[r] - ref).abs().max().item())
+    err_fwd = (fw.forward_logits(model, ids, mask).float() - hf_logits(model, ids, mask).float())[mask].abs().max()
+    scale = hf_logits(model, ids, mask).float()[mask].abs().max().item()
+    assert 0 < spread < scale / 4
+    assert err_dec <= 2 * spread, (err_dec, spread)
+    assert float(err_fwd) <= 2 * spread, (float(err_fwd), spread)

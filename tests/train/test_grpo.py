@@ -81,3 +81,27 @@ def test_short_seeded_run_raises_the_reward(tmp_path):
     rewards = [json.loads(l)["reward"] for l in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
     first, last = sum(rewards[:5]) / 5, sum(rewards[-5:]) / 5
     assert last > first + 0.3, (first, last)
+
+
+def test_bfloat16_run_trains_through_fp32_master_weights(tmp_path):
+    """The GPU setting (--dtype bfloat16) on CPU: finite metrics, no skipped update, real
+    gradients; the checkpoint holds fp32 master weights that moved away from the base, and the
+    saved bf16 policy is exactly those weights rounded."""
+    cfg = load(GRPOConfig, None, dict(FAST, dtype="bfloat16", max_new_tokens=128, prompts_per_step=8,
+                                      output_dir=str(tmp_path / "run")))
+    run(cfg, Console(quiet=True))
+    rows = [json.loads(l) for l in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    for r in rows:
+        assert all(torch.isfinite(torch.tensor(r[k])) for k in ("loss", "grad_norm", "kl")), r
+        assert r["skipped_updates"] == 0
+    assert max(r["grad_norm"] for r in rows) > 0
+    ckpt = tmp_path / "run" / "checkpoints" / "step-000002"
+    trained = AutoModelForCausalLM.from_pretrained(ckpt)
+    assert trained.dtype == torch.bfloat16
+    master = torch.load(ckpt / "trainer.pt", weights_only=True)["master"]
+    base, _ = load_model("tiny")
+    names = [n for n, p in base.named_parameters()]
+    assert len(master) == len(names) and all(m.dtype == torch.float32 for m in master)
+    assert any(not torch.equal(m, p) for m, p in zip(master, base.parameters()))
+    state = trained.state_dict()
+    assert all(torch.equal(state[n], m.to(torch.bfloat16)) for n, m in zip(names, master))

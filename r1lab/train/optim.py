@@ -1,0 +1,71 @@
+"""The policy's optimizer: AdamW with linear warm-up, gradient clipping, and fp32 master
+weights when the model is held in bf16 / fp16.
+
+Why master weights: an AdamW step moves a weight by about the learning rate, and bf16 keeps 8
+significant bits, so a weight of 0.08 only changes in steps of 2^-11 ≈ 5e-4. Updates of 1e-6
+(the paper's lr) or 4e-5 (our first warm-up step) round back to the old value and training
+silently does nothing. So for a half-precision model the optimizer owns an fp32 copy of every
+trainable parameter: gradients are copied up, clipped and applied in fp32, and the model gets
+the rounded result. Forward and backward passes stay in the model's dtype. For an fp32 model
+the optimizer works on the parameters themselves.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class PolicyOptimizer:
+    def __init__(self, model: nn.Module, lr: float, weight_decay: float, warmup_steps: int) -> None:
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        half = any(p.dtype != torch.float32 for p in self.params)
+        self.master = [p.detach().float().clone() for p in self.params] if half else None
+        train = self.master if self.master is not None else self.params
+        decay = [t for t, p in zip(train, self.params) if p.dim() >= 2]
+        rest = [t for t, p in zip(train, self.params) if p.dim() < 2]
+        self.opt = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
+                                      {"params": rest, "weight_decay": 0.0}], lr=lr)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: min(1.0, (s + 1) / max(1, warmup_steps)))
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    def clip_and_step(self, max_norm: float, loss: torch.Tensor) -> tuple[torch.Tensor, bool]:
+        """Clip the gradients to `max_norm` and step, unless the loss or the gradient norm is not
+        finite (then nothing changes). Returns (gradient norm before clipping, stepped)."""
+        train = self.params
+        if self.master is not None:
+            for m, p in zip(self.master, self.params):
+                m.grad = None if p.grad is None else p.grad.float()
+            train = self.master
+        gnorm = torch.nn.utils.clip_grad_norm_(train, max_norm)
+        finite = bool(torch.isfinite(gnorm) & torch.isfinite(loss))
+        if finite:
+            self.opt.step()
+            if self.master is not None:
+                with torch.no_grad():
+                    for p, m in zip(self.params, self.master):
+                        p.copy_(m)
+        return gnorm, finite
+
+    def schedule_step(self) -> None:
+        self.sched.step()
+
+    def last_lr(self) -> float:
+        return self.sched.get_last_lr()[0]
+
+    def state_dict(self) -> dict:
+        return {"optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(), "master": self.master}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.opt.load_state_dict(state["optimizer"])
+        self.sched.load_state_dict(state["scheduler"])
+        if self.master is not None:
+            master = state.get("master")
+            if master is None:  # a checkpoint without master weights: start them from the model's
+                master = [p.detach().float() for p in self.params]
+            with torch.no_grad():
+                for m, saved in zip(self.master, master):
+                    m.copy_(saved)
