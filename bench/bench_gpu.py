@@ -1,0 +1,169 @@
+"""Benchmark for a GPU machine: decode and train throughput, and MFU, at real model sizes.
+
+For each shape (random init, built on the device, nothing downloaded):
+
+1. the matmul peak: a large square GEMM in the benchmark dtype, timed; MFU below is against it;
+2. rollout: r1lab's lean engine against `model.generate` (r1lab's fallback path), same model,
+   prompts (P random prompts of `--prompt-len` tokens), G, sampling (T = 1, top-p 1) and
+   `--new-tokens` (eos never sampled, so both generate every token); decode tokens/s each;
+3. training: what a GRPO step does after the rollout, on that rollout: the reference's
+   log-probs under inference mode, the policy's with autograd, the clipped loss + beta k3,
+   backward, clipping and the AdamW step (fp32 master weights for bf16); train tokens/s
+   counts the tokens the forward actually runs (each prompt once, plus the completions).
+
+MFU = model FLOPs / time / measured peak, with 2 FLOP per parameter per token for a forward
+and 6 for forward + backward (attention FLOPs left out, so MFU is slightly understated).
+
+    python bench/bench_gpu.py                            # cuda, bf16, shapes 0.5b 1.5b
+    python bench/bench_gpu.py --device cpu --shapes tiny  # a smoke run (the test suite runs it)
+
+Prints one markdown row per shape and measurement; `--json FILE` also writes them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import torch
+from transformers import Qwen2Config, Qwen2ForCausalLM
+
+from r1lab.algos import clipped_policy_loss, kl_k3, seq_mean_token_mean
+from r1lab.rollout import engine
+from r1lab.rollout.engine import SamplingParams
+from r1lab.rollout.logprobs import completion_logprobs
+from r1lab.train.optim import PolicyOptimizer
+
+SHAPES = {  # Qwen2.5 configs (hidden, layers, heads, kv heads, intermediate, vocab), tied embeddings
+    "0.5b": (896, 24, 14, 2, 4864, 151936),
+    "1.5b": (1536, 28, 12, 2, 8960, 151936),
+    "tiny": (64, 2, 4, 2, 128, 256),
+}
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed(device: torch.device, fn):
+    sync(device)
+    t0 = time.perf_counter()
+    out = fn()
+    sync(device)
+    return out, time.perf_counter() - t0
+
+
+def matmul_peak(device: torch.device, dtype: torch.dtype, n: int, repeats: int = 10) -> float:
+    """FLOP/s of an n x n x n GEMM, best of `repeats`."""
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
+    a @ b
+    best = min(timed(device, lambda: a @ b)[1] for _ in range(repeats))
+    return 2 * n**3 / best
+
+
+def build(shape: str, device: torch.device, dtype: torch.dtype) -> Qwen2ForCausalLM:
+    hidden, layers, heads, kv, inter, vocab = SHAPES[shape]
+    cfg = Qwen2Config(hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+                      num_key_value_heads=kv, intermediate_size=inter, vocab_size=vocab,
+                      max_position_embeddings=32768, tie_word_embeddings=True)
+    torch.manual_seed(0)
+    with torch.device(device):
+        return Qwen2ForCausalLM(cfg).to(dtype).eval()
+
+
+def rollout(model, prompts, args, path: str, seed: int, new_tokens: int):
+    params = SamplingParams(temperature=1.0, top_p=1.0, max_new_tokens=new_tokens)
+    eos = model.config.vocab_size + 1  # never sampled
+    gen = torch.Generator().manual_seed(seed)
+    if path == "lean":
+        return engine.generate(model, prompts, args.group, params, eos_token_id=eos, pad_token_id=0, generator=gen)
+    with torch.inference_mode():
+        return engine._hf_generate(model, prompts, args.group, params, engine._eos_tensor(eos, model.device), 0, gen)
+
+
+def train_step(policy, ref, opt: PolicyOptimizer, ro, beta: float = 0.04) -> None:
+    """The GRPO step's training part on rollout `ro` (random advantages: the cost does not depend on them)."""
+    g = ro.group_size
+    with torch.inference_mode():
+        ref_lp, _ = completion_logprobs(ref, ro.prompt_ids, ro.completion_ids, ro.completion_mask, g)
+    ref_lp = ref_lp.clone()
+    logp, _ = completion_logprobs(policy, ro.prompt_ids, ro.completion_ids, ro.completion_mask, g)  # (N, T)
+    adv = torch.randn(logp.shape[0], device=logp.device)  # (N,)
+    loss_tok, _ = clipped_policy_loss(logp, logp.detach(), adv, ro.completion_mask, 0.2, 0.2)
+    kl, _ = kl_k3(logp, ref_lp, ro.completion_mask)
+    loss, _ = seq_mean_token_mean(loss_tok + beta * kl, ro.completion_mask)
+    opt.zero_grad()
+    loss.backward()
+    opt.clip_and_step(1.0, loss.detach())
+
+
+def bench_shape(shape: str, args, device: torch.device, dtype: torch.dtype, peak: float) -> list[dict]:
+    model = build(shape, device, dtype)
+    n_params = sum(p.numel() for p in model.parameters())
+    g = torch.Generator().manual_seed(0)
+    prompts = [torch.randint(0, model.config.vocab_size, (args.prompt_len,), generator=g).tolist()
+               for _ in range(args.prompts)]
+    rows = []
+    res = {}
+    for path in ("lean", "hf-generate"):
+        rollout(model, prompts, args, path, 0, 4)  # warm-up
+        ro, secs = timed(device, lambda: rollout(model, prompts, args, path, 1, args.new_tokens))
+        toks = int(ro.lengths.sum())
+        res[path] = ro
+        rows.append({"shape": shape, "what": f"decode ({path})", "tokens": toks, "seconds": secs,
+                     "tok_s": toks / secs, "mfu": 2 * n_params * toks / secs / peak})
+    rows.append({"shape": shape, "what": "decode speed-up lean / generate",
+                 "ratio": rows[0]["tok_s"] / rows[1]["tok_s"]})
+    ro = res["lean"]
+    ref = build(shape, device, dtype)  # same seed: the same weights, as a frozen reference
+    ref.requires_grad_(False)
+    model.train()
+    opt = PolicyOptimizer(model, lr=1e-6, weight_decay=0.0, warmup_steps=1)
+    train_step(model, ref, opt, ro)  # warm-up
+    _, secs = timed(device, lambda: train_step(model, ref, opt, ro))
+    toks = args.prompts * args.prompt_len + int(ro.lengths.sum())
+    rows.append({"shape": shape, "what": "train (ref fwd + policy fwd/bwd + AdamW)", "tokens": toks,
+                 "seconds": secs, "tok_s": toks / secs, "mfu": (2 + 6) * n_params * toks / secs / peak})
+    mem = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")
+    for r in rows:
+        r.update(params=n_params, peak_tflops=peak / 1e12, max_mem_gib=mem)
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--dtype", default="bfloat16")
+    ap.add_argument("--shapes", nargs="+", default=["0.5b", "1.5b"], choices=sorted(SHAPES))
+    ap.add_argument("--prompts", type=int, default=8)
+    ap.add_argument("--group", type=int, default=8)
+    ap.add_argument("--prompt-len", type=int, default=256)
+    ap.add_argument("--new-tokens", type=int, default=256)
+    ap.add_argument("--peak-size", type=int, default=8192, help="side of the square GEMM that measures the peak")
+    ap.add_argument("--json", default=None, help="also write the rows here")
+    args = ap.parse_args()
+    device, dtype = torch.device(args.device), getattr(torch, args.dtype)
+    peak = matmul_peak(device, dtype, args.peak_size)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    print(f"device {name} | {args.dtype} | matmul peak {peak / 1e12:.1f} TFLOP/s ({args.peak_size}^3 GEMM) | "
+          f"{args.prompts} prompts x {args.prompt_len} tokens x G={args.group}, {args.new_tokens} new tokens")
+    print("| shape | measurement | tokens | s | tokens/s | MFU |\n|---|---|---|---|---|---|")
+    rows = []
+    for shape in args.shapes:
+        for r in bench_shape(shape, args, device, dtype, peak):
+            rows.append(r)
+            if "ratio" in r:
+                print(f"| {shape} | {r['what']} | | | {r['ratio']:.2f}x | |")
+            else:
+                print(f"| {shape} | {r['what']} | {r['tokens']:,} | {r['seconds']:.2f} | {r['tok_s']:,.0f} "
+                      f"| {100 * r['mfu']:.1f}% |")
+    if args.json:
+        with open(args.json, "w") as f:
+            for r in rows:
+                f.write(json.dumps(r) + "\n")
+
+
+if __name__ == "__main__":
+    main()

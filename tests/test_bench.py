@@ -1,0 +1,24 @@
+"""The GPU benchmark is only run where a GPU is lent; a tiny CPU run keeps it from rotting."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_bench_gpu_smoke_run_on_cpu(tmp_path):
+    out = tmp_path / "rows.jsonl"
+    cmd = [sys.executable, str(ROOT / "bench" / "bench_gpu.py"), "--device", "cpu", "--shapes", "tiny",
+           "--peak-size", "256", "--prompt-len", "16", "--new-tokens", "8", "--prompts", "2", "--group", "4",
+           "--json", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = [json.loads(l) for l in out.read_text().splitlines()]
+    assert [r["what"] for r in rows] == ["decode (lean)", "decode (hf-generate)", "decode speed-up lean / generate",
+                                         "train (ref fwd + policy fwd/bwd + AdamW)"]
+    assert rows[0]["tokens"] == rows[1]["tokens"] == 2 * 4 * 8  # eos never sampled: every token generated
+    assert rows[3]["tokens"] == 2 * 16 + 2 * 4 * 8  # each prompt once, plus the completions
+    assert all(r["tok_s"] > 0 and r["mfu"] > 0 for r in rows if "tok_s" in r)
+    assert "| tiny | decode (lean) |" in proc.stdout
