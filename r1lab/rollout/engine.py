@@ -94,11 +94,12 @@ def inverse_cdf_at(probs: Tensor, u: Tensor) -> Tensor:
     """probs (B, V) >= 0, unnormalised; u (B, 1) in [0, 1) -> (B,) the token whose cumulative
     interval [cdf[i-1], cdf[i]) holds u * total. A zero-probability token has an empty interval
     and is never drawn. The point is capped just below the total, so that a rounding up to the
-    total cannot point past the last positive token."""
+    total cannot point past the last positive token. Non-finite probabilities (a diverged
+    policy) still give an id inside the vocabulary, for the trainer's divergence check to see."""
     cdf = probs.cumsum(-1)  # (B, V)
     total = cdf[:, -1:]  # (B, 1)
     point = torch.minimum(u * total, torch.nextafter(total, torch.zeros_like(total)))  # (B, 1), < total
-    return torch.searchsorted(cdf, point, right=True).squeeze(1)  # (B,)
+    return torch.searchsorted(cdf, point, right=True).squeeze(1).clamp_(max=probs.shape[-1] - 1)  # (B,)
 
 
 def _device_generator(generator: torch.Generator | None, device: torch.device) -> torch.Generator | None:

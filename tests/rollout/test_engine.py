@@ -197,6 +197,8 @@ def test_sampler_point_at_the_total_stays_on_the_last_positive_token():
     top = torch.ones((3, 1))  # beyond torch.rand's range: the worst rounding case
     assert engine.inverse_cdf_at(probs, top).tolist() == [1, 1, 3]
     assert engine.inverse_cdf_at(probs, torch.zeros((3, 1))).tolist() == [0, 1, 0]
+    nan = torch.full((2, 4), float("nan"))  # a diverged policy: still an id in the vocabulary
+    assert all(0 <= i < 4 for i in engine.inverse_cdf_at(nan, torch.full((2, 1), 0.5)).tolist())
 
 
 def test_sample_next_greedy_and_tiny_top_p():
