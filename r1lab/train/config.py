@@ -89,7 +89,8 @@ class GRPOConfig:
             (self.save_every >= 0 and self.keep_checkpoints >= 0, "save_every and keep_checkpoints must be >= 0"),
             (self.max_skipped_in_a_row >= 1, "max_skipped_in_a_row must be >= 1"),
             (self.lr > 0, "lr must be > 0"),
-            (self.dtype in ("float32", "bfloat16", "float16"), f"dtype must be float32 | bfloat16 | float16, got {self.dtype!r}"),
+            (self.dtype in ("float32", "bfloat16"),
+             f"dtype must be float32 | bfloat16, got {self.dtype!r} (float16 training would need loss scaling)"),
         ]
         for ok, msg in checks:
             if not ok:

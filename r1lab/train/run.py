@@ -27,7 +27,7 @@ from r1lab.train.console import Console
 from r1lab.verifiers import VERIFIERS
 from r1lab.train.grpo import GRPO, TrainingStopped, set_threads
 
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 
 def run(cfg: GRPOConfig, console: Console | None = None, resume: bool = False) -> dict:

@@ -66,6 +66,7 @@ USER_ERRORS = [
     ("epsilon-high-below-epsilon", lambda t, r: ["train", "--epsilon", "0.3", "--epsilon-high", "0.2"],
      ["epsilon_high (0.2) must be >= epsilon (0.3)"]),
     ("unknown-algo", lambda t, r: ["train", "--algo", "ppo"], ["unknown algo 'ppo'", "dr_grpo"]),
+    ("float16", lambda t, r: ["train", "--dtype", "float16"], ["dtype must be float32 | bfloat16", "loss scaling"]),
     ("group-of-one", lambda t, r: ["train", "--group-size", "1"], ["group_size must be >= 2"]),
     ("minibatches-do-not-divide", lambda t, r: ["train", "--num-minibatches", "3"],
      ["num_minibatches (3) must divide prompts_per_step (8)"]),
