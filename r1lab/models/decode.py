@@ -43,7 +43,6 @@ class StaticKVCache:
         self.length = 0  # filled slots: prompt + generated
         self.lp = 0
         self.shared = False
-        self.compacted = False
         self.weights: DecodeWeights | None = None  # built by the first decode_step
 
     def load_prefix(self, kvs: list[tuple[Tensor, Tensor]], prefix_mask: Tensor, group_size: int) -> None:
@@ -86,6 +85,7 @@ class StaticKVCache:
                                                      float("-inf"))
         rows = torch.arange(self.n, device=dev)
         self.prompt_of, self.sample_of = rows // group_size, rows % group_size  # (A,) of the live rows
+        self.flat = self._flat_rows() if self.shared else None
         self.zero = torch.zeros((1, 1, 1), device=dev, dtype=dt)  # ignored input of a beta=0 baddbmm
         self.length = lp
 
@@ -98,7 +98,14 @@ class StaticKVCache:
         if not self.shared:
             self.bias[:a] = self.bias[keep]
         self.prompt_of, self.sample_of = self.prompt_of[keep], self.sample_of[keep]
-        self.rows, self.compacted = a, True
+        self.rows = a
+        if self.shared:
+            self.flat = self._flat_rows()
+
+    def _flat_rows(self) -> Tensor:
+        """(A*Hkv,) index of (live row, KV head) in the shared layout's (P, Hkv, G) buffers, flattened."""
+        heads = torch.arange(self.sp.n_kv_heads, device=self.device)
+        return ((self.prompt_of[:, None] * self.sp.n_kv_heads + heads) * self.g + self.sample_of[:, None]).reshape(-1)
 
 
 class DecodeWeights:
@@ -184,23 +191,15 @@ def _attend_shared(cache: StaticKVCache, i: int, q: Tensor, keys: Tensor, vals: 
     a, hkv, rep, d = q.shape
     p, g, lp, t = cache.p, cache.g, cache.lp, vals.shape[1]
     scale = d ** -0.5
-    if cache.compacted:  # scatter the live rows into the all-rows layout, gather their results back
-        pi, gi = cache.prompt_of, cache.sample_of
-        cache.q_buf.transpose(1, 2)[pi, gi] = q
-        qp = cache.q_buf.view(p * hkv, g * rep, d)
-    else:
-        qp = q.view(p, g, hkv, rep, d).transpose(1, 2).reshape(p * hkv, g * rep, d)
-    s_pre = torch.baddbmm(cache.bias, qp, cache.pk_t[i], alpha=scale).view(p, hkv, g, rep, lp).transpose(1, 2)
-    s_pre = s_pre[pi, gi] if cache.compacted else s_pre.reshape(a, hkv, rep, lp)  # (A, Hkv, rep, Lp)
+    rows = cache.flat  # (A*Hkv,) slot of each (live row, KV head) in the all-rows (P*Hkv*G) layout
+    cache.q_buf.view(p * hkv * g, rep, d).index_copy_(0, rows, q.reshape(a * hkv, rep, d))
+    s_pre = torch.baddbmm(cache.bias, cache.q_buf.view(p * hkv, g * rep, d), cache.pk_t[i], alpha=scale)
+    s_pre = s_pre.view(p * hkv * g, rep, lp).index_select(0, rows).view(a, hkv, rep, lp)  # (A, Hkv, rep, Lp)
     s_own = torch.baddbmm(cache.zero, q.view(a * hkv, rep, d), keys, beta=0.0, alpha=scale)  # (A*Hkv, rep, t)
     probs = torch.softmax(torch.cat((s_pre, s_own.view(a, hkv, rep, t)), dim=-1), dim=-1)  # (A, Hkv, rep, Lp+t)
-    if cache.compacted:
-        cache.p_buf.transpose(1, 2)[pi, gi] = probs[..., :lp]
-        pp = cache.p_buf.view(p * hkv, g * rep, lp)
-    else:
-        pp = probs[..., :lp].view(p, g, hkv, rep, lp).transpose(1, 2).reshape(p * hkv, g * rep, lp)
-    o_pre = torch.bmm(pp, cache.pv[i]).view(p, hkv, g, rep, d).transpose(1, 2)  # (P, G, Hkv, rep, D)
-    o_pre = o_pre[pi, gi] if cache.compacted else o_pre.reshape(a, hkv, rep, d)
+    cache.p_buf.view(p * hkv * g, rep, lp).index_copy_(0, rows, probs[..., :lp].reshape(a * hkv, rep, lp))
+    o_pre = torch.bmm(cache.p_buf.view(p * hkv, g * rep, lp), cache.pv[i])  # (P*Hkv, G*rep, D)
+    o_pre = o_pre.view(p * hkv * g, rep, d).index_select(0, rows).view(a, hkv, rep, d)
     o_own = torch.bmm(probs[..., lp:].reshape(a * hkv, rep, t), vals)  # (A*Hkv, rep, D)
     return o_own.view(a, hkv, rep, d).add_(o_pre).view(a, hkv * rep * d)
 
