@@ -62,10 +62,7 @@ class PolicyOptimizer:
     def load_state_dict(self, state: dict) -> None:
         self.opt.load_state_dict(state["optimizer"])
         self.sched.load_state_dict(state["scheduler"])
-        if self.master is not None:
-            master = state.get("master")
-            if master is None:  # a checkpoint without master weights: start them from the model's
-                master = [p.detach().float() for p in self.params]
+        if self.master is not None and state.get("master") is not None:  # else: kept as taken from the model
             with torch.no_grad():
-                for m, saved in zip(self.master, master):
+                for m, saved in zip(self.master, state["master"]):
                     m.copy_(saved)
