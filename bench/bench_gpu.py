@@ -6,10 +6,10 @@ For each shape (random init, built on the device, nothing downloaded):
 2. rollout: r1lab's lean engine against `model.generate` (r1lab's fallback path), same model,
    prompts (P random prompts of `--prompt-len` tokens), G, sampling (T = 1, top-p 1) and
    `--new-tokens` (eos never sampled, so both generate every token); decode tokens/s each;
-3. training: what a GRPO step does after the rollout, on that rollout: the reference's
-   log-probs under inference mode, the policy's with autograd, the clipped loss + beta k3,
-   backward, clipping and the AdamW step (fp32 master weights for bf16); train tokens/s
-   counts the tokens the forward actually runs (each prompt once, plus the completions).
+3. training: `GRPO.update`, what a GRPO step does after the rollout, on that rollout: the
+   reference's log-probs under inference mode, the policy's with autograd, the clipped loss +
+   beta k3, backward, clipping and the AdamW step (fp32 master weights for bf16); train
+   tokens/s counts the tokens the forward actually runs (each prompt once, plus the completions).
 
 MFU = model FLOPs / time / measured peak, with 2 FLOP per parameter per token for a forward
 and 6 for forward + backward (attention FLOPs left out, so MFU is slightly understated).
@@ -29,11 +29,13 @@ import time
 import torch
 from transformers import Qwen2Config, Qwen2ForCausalLM
 
-from r1lab.algos import clipped_policy_loss, kl_k3, seq_mean_token_mean
+from _grpo_setup import char_tokenizer, problems
+
 from r1lab.rollout import engine
 from r1lab.rollout.engine import SamplingParams
-from r1lab.rollout.logprobs import completion_logprobs
-from r1lab.train.optim import PolicyOptimizer
+from r1lab.train.batch import Batch
+from r1lab.train.config import GRPOConfig
+from r1lab.train.grpo import GRPO
 
 SHAPES = {  # Qwen2.5 configs (hidden, layers, heads, kv heads, intermediate, vocab), tied embeddings
     "0.5b": (896, 24, 14, 2, 4864, 151936),
@@ -83,20 +85,17 @@ def rollout(model, prompts, args, path: str, seed: int, new_tokens: int):
         return engine._hf_generate(model, prompts, args.group, params, engine._eos_tensor(eos, model.device), 0, gen)
 
 
-def train_step(policy, ref, opt: PolicyOptimizer, ro, beta: float = 0.04) -> None:
-    """The GRPO step's training part on rollout `ro` (random advantages: the cost does not depend on them)."""
-    g = ro.group_size
-    with torch.inference_mode():
-        ref_lp, _ = completion_logprobs(ref, ro.prompt_ids, ro.completion_ids, ro.completion_mask, g)
-    ref_lp = ref_lp.clone()
-    logp, _ = completion_logprobs(policy, ro.prompt_ids, ro.completion_ids, ro.completion_mask, g)  # (N, T)
-    adv = torch.randn(logp.shape[0], device=logp.device)  # (N,)
-    loss_tok, _ = clipped_policy_loss(logp, logp.detach(), adv, ro.completion_mask, 0.2, 0.2)
-    kl, _ = kl_k3(logp, ref_lp, ro.completion_mask)
-    loss, _ = seq_mean_token_mean(loss_tok + beta * kl, ro.completion_mask)
-    opt.zero_grad()
-    loss.backward()
-    opt.clip_and_step(1.0, loss.detach())
+def train_update(model, ro, device: torch.device) -> float:
+    """Seconds of `GRPO.update` (what a step does after the rollout) on rollout `ro`, the second of
+    two calls. Random advantages: the cost does not depend on them."""
+    cfg = GRPOConfig(prompts_per_step=len(ro.prompt_ids), group_size=ro.group_size,
+                     max_new_tokens=ro.completion_ids.shape[1], lr=1e-6, beta=0.04)
+    trainer = GRPO(cfg, model, char_tokenizer(problems(50)), "number")  # tokenizer: stop sequences only
+    n = ro.completion_ids.shape[0]
+    batch = Batch(ro, [], [], torch.zeros(n), torch.zeros(n), torch.zeros(n), 0,
+                  advantages=torch.randn(n, generator=torch.Generator().manual_seed(0)).to(device))
+    trainer.update(batch)  # warm-up
+    return timed(device, lambda: trainer.update(batch))[1]
 
 
 def bench_shape(shape: str, args, device: torch.device, dtype: torch.dtype, peak: float) -> list[dict]:
@@ -117,12 +116,7 @@ def bench_shape(shape: str, args, device: torch.device, dtype: torch.dtype, peak
     rows.append({"shape": shape, "what": "decode speed-up lean / generate",
                  "ratio": rows[0]["tok_s"] / rows[1]["tok_s"]})
     ro = res["lean"]
-    ref = build(shape, device, dtype)  # same seed: the same weights, as a frozen reference
-    ref.requires_grad_(False)
-    model.train()
-    opt = PolicyOptimizer(model, lr=1e-6, weight_decay=0.0, warmup_steps=1)
-    train_step(model, ref, opt, ro)  # warm-up
-    _, secs = timed(device, lambda: train_step(model, ref, opt, ro))
+    secs = train_update(model, ro, device)
     toks = args.prompts * args.prompt_len + int(ro.lengths.sum())
     rows.append({"shape": shape, "what": "train (ref fwd + policy fwd/bwd + AdamW)", "tokens": toks,
                  "seconds": secs, "tok_s": toks / secs, "mfu": (2 + 6) * n_params * toks / secs / peak})

@@ -114,9 +114,35 @@ class GRPO:
                                      cfg.max_resample_rounds, self.tok.pad_token_id)
         batch.advantages, adv_metrics = self.advantages(batch.rewards, cfg.group_size)  # (N,)
         t_rollout = time.perf_counter() - t0
+        stats = self.update(batch)
+        seconds = time.perf_counter() - t0
+        n_tokens = int(batch.rollout.lengths.sum())
+        metrics = {  # reward, accuracy, length: over the fresh questions (dynamic sampling would bias them)
+            "step": self.steps_done,
+            "reward": _nanmean(fresh.rewards), "accuracy": _nanmean(fresh.accuracy),
+            "format_rate": _nanmean(fresh.format), "mean_length": fresh.rollout.lengths.float().mean().item(),
+            "truncated_rate": fresh.rollout.truncated.float().mean().item(),
+            "length_correct": _masked_mean(fresh.rollout.lengths, fresh.accuracy == 1),
+            "length_wrong": _masked_mean(fresh.rollout.lengths, fresh.accuracy != 1),
+            "kl": _mean(stats.get("kl_mean", [0.0])), "clip_fraction": _mean(stats["clip_frac"]),
+            "clip_fraction_low": _mean(stats["clip_frac_low"]), "clip_fraction_high": _mean(stats["clip_frac_high"]),
+            "frac_zero_std_groups": adv_metrics["frac_zero_std_groups"],
+            "entropy": _mean(stats["entropy"]), "grad_norm": _mean(stats["grad_norm"]),
+            "loss": _mean(stats["loss"]), "lr": self.opt.last_lr(),
+            "skipped_updates": int(sum(stats["skipped_update"])),
+            "reward_failures": sampling["reward_failures"], "resample_rounds": sampling["resample_rounds"],
+            "groups_short": sampling["groups_short"],
+            "tokens_per_second": n_tokens / seconds, "rollout_seconds": t_rollout, "seconds": seconds,
+        }
+        return metrics, batch
+
+    def update(self, batch: Batch) -> dict[str, list[float]]:
+        """The step's training part on a final batch (advantages set): reference and, when needed,
+        old-policy log-probs, then `mu` epochs over `num_minibatches` minibatches, one optimizer
+        step each; the schedule step and the reference refresh. Returns per-update stats."""
+        cfg, ro, G = self.cfg, batch.rollout, self.cfg.group_size
         self.model.train()
-        ro, G = batch.rollout, cfg.group_size
-        mbs = _minibatches(len(problems), cfg.num_minibatches)
+        mbs = _minibatches(ro.completion_ids.shape[0] // G, cfg.num_minibatches)
         on_policy = cfg.mu == 1 and cfg.num_minibatches == 1
         old = None if on_policy else [self._logprobs(self.model, ro, q) for q in mbs]
         ref = [self._logprobs(self.ref, ro, q) for q in mbs] if self.ref is not None else None
@@ -147,26 +173,7 @@ class GRPO:
         self.steps_done += 1
         if self.ref is not None and self.steps_done % cfg.ref_refresh_steps == 0:
             self.ref.load_state_dict(self.model.state_dict())
-        seconds = time.perf_counter() - t0
-        n_tokens = int(ro.lengths.sum())
-        metrics = {  # reward, accuracy, length: over the fresh questions (dynamic sampling would bias them)
-            "step": self.steps_done,
-            "reward": _nanmean(fresh.rewards), "accuracy": _nanmean(fresh.accuracy),
-            "format_rate": _nanmean(fresh.format), "mean_length": fresh.rollout.lengths.float().mean().item(),
-            "truncated_rate": fresh.rollout.truncated.float().mean().item(),
-            "length_correct": _masked_mean(fresh.rollout.lengths, fresh.accuracy == 1),
-            "length_wrong": _masked_mean(fresh.rollout.lengths, fresh.accuracy != 1),
-            "kl": _mean(stats.get("kl_mean", [0.0])), "clip_fraction": _mean(stats["clip_frac"]),
-            "clip_fraction_low": _mean(stats["clip_frac_low"]), "clip_fraction_high": _mean(stats["clip_frac_high"]),
-            "frac_zero_std_groups": adv_metrics["frac_zero_std_groups"],
-            "entropy": _mean(stats["entropy"]), "grad_norm": _mean(stats["grad_norm"]),
-            "loss": _mean(stats["loss"]), "lr": self.opt.last_lr(),
-            "skipped_updates": int(sum(stats["skipped_update"])),
-            "reward_failures": sampling["reward_failures"], "resample_rounds": sampling["resample_rounds"],
-            "groups_short": sampling["groups_short"],
-            "tokens_per_second": n_tokens / seconds, "rollout_seconds": t_rollout, "seconds": seconds,
-        }
-        return metrics, batch
+        return stats
 
     # ---- checkpoint state ----------------------------------------------------------------
     def save_state(self, out: Path) -> None:
