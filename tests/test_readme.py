@@ -7,7 +7,7 @@ import pytest
 
 from r1lab.config import fields_markdown
 from r1lab.models.base_config import BaseConfig
-from r1lab.report.ablate import AblateConfig
+from r1lab.pipeline.ablate import AblateConfig
 from r1lab.train.config import GRPOConfig
 
 README = Path(__file__).resolve().parents[1] / "README.md"

@@ -42,7 +42,7 @@ from safetensors.torch import load_model as load_safetensors, save_model as save
 
 from r1lab.algos import clipped_policy_loss, kl_k3, overlong_penalty
 from r1lab.rollout.engine import Rollout, SamplingParams, generate
-from r1lab.rollout.logprobs import completion_logprobs
+from r1lab.train.logprobs import completion_logprobs
 from r1lab.rollout.text import decode_completions, encode_prompts, stop_sequences
 from r1lab.tasks import Problem, r1_zero_prompt
 from r1lab.train.batch import Batch, refill
