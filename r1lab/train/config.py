@@ -66,6 +66,7 @@ class GRPOConfig:
             self.epsilon_high = self.epsilon
         if self.overlong_buffer is None:
             self.overlong_buffer = int(self.max_new_tokens * preset.overlong_fraction)
+        self.validate()  # complete when constructed: library code and benches cannot skip the checks
 
     def validate(self) -> None:
         checks = [

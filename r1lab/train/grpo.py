@@ -124,11 +124,11 @@ class GRPO:
             "truncated_rate": fresh.rollout.truncated.float().mean().item(),
             "length_correct": _masked_mean(fresh.rollout.lengths, fresh.accuracy == 1),
             "length_wrong": _masked_mean(fresh.rollout.lengths, fresh.accuracy != 1),
-            "kl": _mean(stats.get("kl_mean", [0.0])), "clip_fraction": _mean(stats["clip_frac"]),
-            "clip_fraction_low": _mean(stats["clip_frac_low"]), "clip_fraction_high": _mean(stats["clip_frac_high"]),
+            "kl": mean(stats.get("kl_mean", [0.0])), "clip_fraction": mean(stats["clip_frac"]),
+            "clip_fraction_low": mean(stats["clip_frac_low"]), "clip_fraction_high": mean(stats["clip_frac_high"]),
             "frac_zero_std_groups": adv_metrics["frac_zero_std_groups"],
-            "entropy": _mean(stats["entropy"]), "grad_norm": _mean(stats["grad_norm"]),
-            "loss": _mean(stats["loss"]), "lr": self.opt.last_lr(),
+            "entropy": mean(stats["entropy"]), "grad_norm": mean(stats["grad_norm"]),
+            "loss": mean(stats["loss"]), "lr": self.opt.last_lr(),
             "skipped_updates": int(sum(stats["skipped_update"])),
             "reward_failures": sampling["reward_failures"], "resample_rounds": sampling["resample_rounds"],
             "groups_short": sampling["groups_short"],
@@ -227,8 +227,9 @@ def _minibatches(n_questions: int, m: int) -> list[slice]:
     return [slice(i * size, (i + 1) * size) for i in range(m)]
 
 
-def _mean(xs: list[float]) -> float:
-    return sum(xs) / max(1, len(xs))
+def mean(xs: list[float]) -> float | None:
+    """The mean of `xs`; None when there is nothing to average."""
+    return sum(xs) / len(xs) if xs else None
 
 
 def _masked_mean(x: torch.Tensor, keep: torch.Tensor) -> float | None:

@@ -15,17 +15,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from r1lab.models.pretrain import adamw_groups
+
 
 class PolicyOptimizer:
     def __init__(self, model: nn.Module, lr: float, weight_decay: float, warmup_steps: int) -> None:
         self.params = [p for p in model.parameters() if p.requires_grad]
         half = any(p.dtype != torch.float32 for p in self.params)
         self.master = [p.detach().float().clone() for p in self.params] if half else None
-        train = self.master if self.master is not None else self.params
-        decay = [t for t, p in zip(train, self.params) if p.dim() >= 2]
-        rest = [t for t, p in zip(train, self.params) if p.dim() < 2]
-        self.opt = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
-                                      {"params": rest, "weight_decay": 0.0}], lr=lr)
+        self.opt = torch.optim.AdamW(adamw_groups(self.params, weight_decay, self.master), lr=lr)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: min(1.0, (s + 1) / max(1, warmup_steps)))
 
     def zero_grad(self) -> None:
