@@ -51,7 +51,7 @@ from r1lab.train.optim import PolicyOptimizer
 from r1lab.train.presets import AGGREGATIONS, PRESETS
 from r1lab.errors import UserError
 from r1lab.models.io import write_pretrained
-from r1lab.verifiers.rewards import column_reward, load_reward_fn, rule_rewards
+from r1lab.verifiers.rewards import RewardGuard, column_reward, load_reward_fn, rule_rewards
 
 
 class TrainingStopped(UserError):
@@ -73,6 +73,7 @@ class GRPO:
                                      stop_sequences=stop_sequences(tokenizer))
         self.gen = torch.Generator().manual_seed(cfg.seed)
         self.extra_reward = load_reward_fn(cfg.reward_fn) if cfg.reward_fn else None
+        self.guard = RewardGuard()  # this run's reward calls: failures cost a sample, the first few are logged
         self.steps_done = 0
         self.nonfinite_streak = 0  # updates skipped in a row for a non-finite loss or gradient
 
@@ -92,10 +93,10 @@ class GRPO:
                                   "(the weights diverged; lower lr or raise warmup_steps)") from None
         texts = decode_completions(self.tok, ro.completion_ids, ro.completion_mask)
         refs = [p.answer for p in problems for _ in range(cfg.group_size)]
-        rewards, acc, fmt, failures = rule_rewards(texts, refs, self.verifier,
-                                                   cfg.accuracy_weight, cfg.format_weight)
+        rewards, acc, fmt, failures = rule_rewards(texts, refs, self.verifier, cfg.accuracy_weight,
+                                                   cfg.format_weight, self.guard)
         if self.extra_reward is not None:
-            extra, extra_failures = column_reward(self.extra_reward, texts, {"answer": refs})  # (N,)
+            extra, extra_failures = column_reward(self.extra_reward, texts, {"answer": refs}, self.guard)  # (N,)
             rewards, failures = rewards + extra, failures + extra_failures
         if cfg.overlong_buffer:
             penalty, _ = overlong_penalty(ro.lengths, cfg.max_new_tokens, cfg.overlong_buffer)  # (N,)

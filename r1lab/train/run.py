@@ -126,6 +126,7 @@ def _summary(base: EvalResult, final: EvalResult, wall: float, cfg: GRPOConfig) 
         "base_mean_length": base.mean_length, "final_mean_length": final.mean_length,
         "base_format_rate": base.format_rate, "final_format_rate": final.format_rate,
         "base_unparseable_rate": base.unparseable_rate, "final_unparseable_rate": final.unparseable_rate,
+        "base_pass_at_k": base.pass_at_k, "final_pass_at_k": final.pass_at_k,
         "eval_problems": base.n_problems, "eval_samples_per_problem": base.k,
         "eval_temperature": cfg.eval_temperature, "eval_top_p": cfg.eval_top_p,
         "steps": cfg.max_steps, "wall_seconds": wall, "model": cfg.model, "task": cfg.task,

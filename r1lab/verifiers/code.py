@@ -84,8 +84,7 @@ def verify_code_many(responses: Sequence[str], references: Sequence[str],
     codes = [extract_code(r) for r in responses]
     todo = [i for i, c in enumerate(codes) if c is not None]
     jobs = [build_job(codes[i], refs[i]) for i in todo]
-    limits = max((_limits(refs[i]) for i in todo), key=lambda l: l.timeout, default=LIMITS)
-    outs: list[Outcome] = run_many(jobs, limits, workers)
+    outs: list[Outcome] = run_many(jobs, [_limits(refs[i]) for i in todo], workers)  # each its own timeout
     grades = [Grade(0.0, None)] * len(responses)
     for i, out in zip(todo, outs):
         grades[i] = Grade(float(out.passed), codes[i])

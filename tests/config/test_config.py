@@ -65,7 +65,6 @@ def test_grpo_config_ranges(override, msg):
 @pytest.mark.parametrize("bad", [{"group_size": 1}, {"algo": "ppo"}, {"epsilon": 0.3, "epsilon_high": 0.2}])
 def test_grpo_config_validates_on_construction(bad):
     """Library code and benches construct configs directly: they cannot skip the checks either."""
-    from r1lab.train.config import GRPOConfig
     with pytest.raises(ConfigError):
         GRPOConfig(**bad)
 

@@ -62,3 +62,12 @@ def test_batch_matches_one_by_one_and_rewards_use_it():
     assert [g.correct for g in batch] == [True, None, False] * 2
     r, acc, fmt, fails = rule_rewards(responses[:3] + ["x"], [REF] * 3 + ["not json"], "code")
     assert acc[:3].tolist() == [1.0, 0.0, 0.0] and fails == 1  # a broken reference costs one sample
+
+
+def test_batch_gives_each_job_its_own_timeout():
+    """A 1 s reference next to a default (10 s) one: the slow program still times out after 1 s."""
+    quick = code_reference("def check(c):\n    assert c() == 1\n", "f", timeout=1)
+    sleepy = "```python\ndef f():\n    import time\n    time.sleep(3)\n    return 1\n```"
+    grades = verify_code_many([sleepy, "```python\ndef sort_list(xs):\n    return sorted(xs)\n```"], [quick, REF],
+                              workers=2)
+    assert [g.score for g in grades] == [0.0, 1.0]

@@ -85,3 +85,17 @@ def test_column_reward_passes_extra_columns_and_survives_failures(caplog):
     assert "boom" in caplog.text
     with pytest.raises(ValueError, match="column 'k'"):
         column_reward(flaky, ["a"], {"k": [0, 1]})
+
+
+def test_warning_limit_is_per_run_not_per_process(caplog):
+    """Each run (one guard each, as each trainer makes) logs its own first failures; an 8-run ablate
+    in one process must not go quiet after the first run's five."""
+    from r1lab.verifiers.rewards import RewardGuard, column_reward
+
+    def broken(text):
+        raise RuntimeError("boom")
+    for _ in range(3):  # three runs
+        guard = RewardGuard(max_warnings=2)
+        _, fails = column_reward(broken, ["a"] * 4, guard=guard)
+        assert fails == 4 and guard.warnings_left == 0
+    assert caplog.text.count("boom") == 3 * 2
