@@ -1,19 +1,11 @@
-"""Model-shape flags and a random-init Qwen2 builder shared by the bench scripts.
-
-Importing it puts the checkout this file sits in first on sys.path, so a bench times that
-checkout's r1lab (not an installed copy) and can use its tests/helpers.py references.
-"""
+"""Model-shape flags and a random-init Qwen2 builder shared by the bench scripts."""
 
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
 import torch
 from transformers import Qwen2Config, Qwen2ForCausalLM
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def add_model_args(ap: argparse.ArgumentParser, vocab: int, intermediate: int) -> None:

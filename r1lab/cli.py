@@ -57,7 +57,8 @@ def _ablate_doc() -> str:
 
 @app.command(context_settings=_EXTRA, help=_ablate_doc())
 def ablate(ctx: typer.Context, config: str = typer.Option(None, "--config", help="YAML config file")):
-    from r1lab.pipeline.ablate import AblateConfig, ablate as run_ablation
+    from r1lab.pipeline.ablate import AblateConfig
+    from r1lab.pipeline.ablate import ablate as run_ablation
     run_ablation(_config(AblateConfig, ctx, config))
 
 

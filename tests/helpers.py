@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
 from r1lab.models import forward as fw
+from r1lab.verifiers.math import last_boxed
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT.parent / "shared" / "data" / "bench"  # the real benchmark files, read-only, beside the checkout
@@ -53,6 +55,18 @@ def bench_file(name: str) -> Path:
 
 def bench_rows(name: str) -> list[dict]:
     return [json.loads(line) for line in bench_file(name).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def perturb_boxed(solution: str) -> str:
+    """A negative control: the solution with its last boxed answer made wrong (+1 on its first
+    integer, else replaced by 12345). A sound grader must mark every perturbed answer wrong."""
+    i = max(solution.rfind("\\boxed"), solution.rfind("\\fbox"))
+    head, tail = solution[:i], solution[i:]
+    body = last_boxed(tail)
+    j = tail.index(body)
+    m = re.search(r"\d+", body)
+    new = body[:m.start()] + str(int(m.group()) + 1) + body[m.end():] if m else "12345"
+    return head + tail[:j] + new + tail[j + len(body):]
 
 
 # ----------------------------------------------------------------------------------- models and trainers

@@ -71,7 +71,7 @@ def _group(rewards: Tensor, group_size: int) -> _Groups:
     stats = torch.stack([
         flat_mean, flat_std, 1.0 - valid.float().mean(), 1.0 - informative.float().mean(),
     ]).tolist()  # (4,) -> one device sync
-    metrics = dict(zip(("reward_mean", "reward_std", "frac_reward_nan", "frac_zero_std_groups"), stats))
+    metrics = dict(zip(("reward_mean", "reward_std", "frac_reward_nan", "frac_zero_std_groups"), stats, strict=True))
     return _Groups(valid, count, centered, informative, metrics)
 
 

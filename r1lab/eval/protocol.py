@@ -83,6 +83,7 @@ class _Grader:
         solved = torch.tensor(self.correct).view(-1, k).gt(0).sum(-1) if self.correct else torch.zeros(0)  # (P,)
         _, passk = pass_at_k_batch(k, solved, k)
         return EvalResult(accuracy=sum(self.correct) / n, format_rate=sum(self.fmt) / n,
-                          unparseable_rate=sum(self.unparsed) / n, mean_length=sum(self.lengths) / max(1, len(self.lengths)),
+                          unparseable_rate=sum(self.unparsed) / n,
+                          mean_length=sum(self.lengths) / max(1, len(self.lengths)),
                           n_problems=n_problems, k=k, samples=self.samples, pass_at_k=passk[f"pass@{k}"],
                           grading_failures=self.failures)

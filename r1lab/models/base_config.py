@@ -27,7 +27,8 @@ class BaseConfig:
     worked_fraction: float = help_field(0.3, "share of documents that show working before the answer")
     countdown_fraction: float = help_field(0.15, "share of problems that are Countdown")
     init_from: str = help_field("", "continue pretraining from this model directory (its tokenizer is kept)")
-    save_every: int = help_field(0, "also save a snapshot to <output_dir>-snapshots/step-N every N steps (0 = only at the end)")
+    save_every: int = help_field(0, "also save a snapshot to <output_dir>-snapshots/step-N every N steps (0 = only at "
+                                    "the end)")
     threads: int = help_field(0, "torch threads (0 = all cores)")
 
     def __post_init__(self) -> None:  # complete when constructed: invalid values never exist

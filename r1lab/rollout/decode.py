@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from r1lab.models.forward import layer_linears, forward_hidden, lm_logits, rms_norm, rope_cos_sin, spec
+from r1lab.models.forward import forward_hidden, layer_linears, lm_logits, rms_norm, rope_cos_sin, spec
 
 SHARED_PREFIX_MIN = 64  # prompt slots from which decode attends to a prompt's K/V once for its G rows
 

@@ -286,7 +286,8 @@ def _hf_generate(
 def _log_once(engine: str) -> None:
     if engine not in _LOGGED:
         _LOGGED.add(engine)
-        how = "static-KV decode" if engine == "lean" else "transformers model.generate: architecture not supported by the lean path"
+        how = ("static-KV decode" if engine == "lean"
+               else "transformers model.generate: architecture not supported by the lean path")
         logger.info("rollout engine: %s (%s)", engine, how)
 
 

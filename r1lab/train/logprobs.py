@@ -44,7 +44,6 @@ from torch.utils.checkpoint import checkpoint
 
 from r1lab.models import forward as fw
 
-
 # --------------------------------------------------------------------------- padding-free shared-prefix forward
 
 
@@ -134,9 +133,11 @@ def _packed_attention(lay: _PackedLayout, sp: fw.Spec, q: Tensor, k: Tensor, v: 
     ks = k.index_select(0, lay.kv_src).split(lay.kv_sizes)  # per segment (rows*s, Hkv*D)
     vs = v.index_select(0, lay.kv_src).split(lay.kv_sizes)
     outs = []
-    for (r, w, s), mask, qi, ki, vi in zip(lay.shapes, lay.masks, qs, ks, vs):
-        o = fw.attend_heads(qi.view(r, w, sp.n_heads, d).transpose(1, 2), ki.view(r, s, sp.n_kv_heads, d).transpose(1, 2),
-                          vi.view(r, s, sp.n_kv_heads, d).transpose(1, 2), mask, is_causal=mask is None)  # (r, H, w, D)
+    for (r, w, s), mask, qi, ki, vi in zip(lay.shapes, lay.masks, qs, ks, vs, strict=True):
+        o = fw.attend_heads(qi.view(r, w, sp.n_heads, d).transpose(1, 2),
+                            ki.view(r, s, sp.n_kv_heads, d).transpose(1, 2),
+                            vi.view(r, s, sp.n_kv_heads, d).transpose(1, 2), mask, is_causal=mask is None)
+        # o: (r, H, w, D)
         outs.append(o.transpose(1, 2).reshape(r * w, sp.n_heads * d))
     return torch.cat(outs).index_select(0, lay.q_slot)  # (K, H*D)
 
@@ -145,8 +146,9 @@ def packed_shared_prefix_hidden(
     model: nn.Module, prefix_ids: Tensor, prefix_mask: Tensor, completion_ids: Tensor, lengths: Tensor,
     group_size: int, bucket_overhead: int = 32768,
 ) -> tuple[Tensor, Tensor]:
-    """Padding-free `shared_prefix_hidden`: only the first `lengths[n]` completion tokens of row n
-    are computed; they attend to their prompt and to themselves exactly as in the padded forward.
+    """Padding-free shared-prefix forward: only the first `lengths[n]` completion tokens of row n are
+    computed; they attend to their prompt and to themselves exactly as in the padded forward (kept
+    as the tests' reference: tests/helpers.py `shared_prefix_hidden`).
 
     prefix_ids/prefix_mask (P, Lp), padded on either side (no holes); completion_ids (N, T), N = P*G,
     row i*G+j continuing prompt i; lengths (N,) in [0, T]. Returns the final-normed hidden of the
@@ -190,8 +192,9 @@ def packed_shared_prefix_hidden(
     for li, layer in enumerate(layers):
         at = layer.self_attn
         h = fw.rms_norm(layer.input_layernorm, x)  # (K, C)
-        q = fw.apply_rope(fw.linear(at.q_proj, h).view(-1, sp.n_heads, sp.head_dim), cos, sin).flatten(1)  # (K, H*D)
-        k = fw.apply_rope(fw.linear(at.k_proj, h).view(-1, sp.n_kv_heads, sp.head_dim), cos, sin).flatten(1)  # (K, Hkv*D)
+        q = fw.linear(at.q_proj, h).view(-1, sp.n_heads, sp.head_dim)  # (K, H, D)
+        k = fw.linear(at.k_proj, h).view(-1, sp.n_kv_heads, sp.head_dim)  # (K, Hkv, D)
+        q, k = fw.apply_rope(q, cos, sin).flatten(1), fw.apply_rope(k, cos, sin).flatten(1)  # (K, H*D), (K, Hkv*D)
         attn_out = _packed_attention(lay, sp, q, k, fw.linear(at.v_proj, h))  # (K, H*D)
         if li == len(layers) - 1:
             x, attn_out = x.index_select(0, keep), attn_out.index_select(0, keep)  # (P+Kc, ...)

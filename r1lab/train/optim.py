@@ -35,7 +35,7 @@ class PolicyOptimizer:
         finite (then nothing changes). Returns (gradient norm before clipping, stepped)."""
         train = self.params
         if self.master is not None:
-            for m, p in zip(self.master, self.params):
+            for m, p in zip(self.master, self.params, strict=True):
                 m.grad = None if p.grad is None else p.grad.float()
             train = self.master
         gnorm = torch.nn.utils.clip_grad_norm_(train, max_norm)
@@ -44,7 +44,7 @@ class PolicyOptimizer:
             self.opt.step()
             if self.master is not None:
                 with torch.no_grad():
-                    for p, m in zip(self.params, self.master):
+                    for p, m in zip(self.params, self.master, strict=True):
                         p.copy_(m)
         return gnorm, finite
 
@@ -62,5 +62,5 @@ class PolicyOptimizer:
         self.sched.load_state_dict(state["scheduler"])
         if self.master is not None and state.get("master") is not None:  # else: kept as taken from the model
             with torch.no_grad():
-                for m, saved in zip(self.master, state["master"]):
+                for m, saved in zip(self.master, state["master"], strict=True):
                     m.copy_(saved)

@@ -24,8 +24,8 @@ from r1lab.runs import Checkpoints, RunDir, rng_state, set_rng_state, truncate_j
 from r1lab.tasks import ProblemStream, get_task, take
 from r1lab.train.config import GRPOConfig
 from r1lab.train.console import Console
-from r1lab.verifiers import VERIFIERS
 from r1lab.train.grpo import GRPO, TrainingStopped, set_threads
+from r1lab.verifiers import VERIFIERS
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 

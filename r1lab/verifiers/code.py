@@ -86,6 +86,6 @@ def verify_code_many(responses: Sequence[str], references: Sequence[str],
     jobs = [build_job(codes[i], refs[i]) for i in todo]
     outs: list[Outcome] = run_many(jobs, [_limits(refs[i]) for i in todo], workers)  # each its own timeout
     grades = [Grade(0.0, None)] * len(responses)
-    for i, out in zip(todo, outs):
+    for i, out in zip(todo, outs, strict=True):
         grades[i] = Grade(float(out.passed), codes[i])
     return grades

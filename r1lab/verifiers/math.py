@@ -154,15 +154,3 @@ def verify_math(response: str, reference: str) -> Grade:
     if answer is None:
         return Grade(0.0, None)
     return Grade(float(equivalent(reference_answer(reference), answer)), answer)
-
-
-def perturb_boxed(solution: str) -> str:
-    """A negative control: the solution with its last boxed answer made wrong (+1 on its first
-    integer, else replaced by 12345). A sound grader must mark every perturbed answer wrong."""
-    i = max(solution.rfind("\\boxed"), solution.rfind("\\fbox"))
-    head, tail = solution[:i], solution[i:]
-    body = last_boxed(tail)
-    j = tail.index(body)
-    m = re.search(r"\d+", body)
-    new = body[:m.start()] + str(int(m.group()) + 1) + body[m.end():] if m else "12345"
-    return head + tail[:j] + new + tail[j + len(body):]

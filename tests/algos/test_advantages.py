@@ -93,7 +93,7 @@ def test_all_nan_batch(fn):
 
 
 @pytest.mark.parametrize("seed", range(6))
-@pytest.mark.parametrize("fn,mode", list(zip(FNS, ["grpo", "dr", "batch"])))
+@pytest.mark.parametrize("fn,mode", list(zip(FNS, ["grpo", "dr", "batch"], strict=True)))
 def test_matches_loop_reference(seed, fn, mode):
     g = torch.Generator().manual_seed(seed)
     G = [1, 2, 4, 8, 16, 5][seed]

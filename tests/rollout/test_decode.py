@@ -57,7 +57,7 @@ def test_decode_unfused_weights_and_long_prompts_pick_the_shared_layout(qwen2_mo
         outs.append(dec.decode_step(qwen2_model, cache, toks, pos))
     assert (outs[0] - outs[1]).abs().max() < TOL
     for r in range(4):  # and both equal the plain forward of [prompt ; token]
-        prompt = [t for t, m in zip(ids[r // 2].tolist(), mask[r // 2].tolist()) if m]
+        prompt = [t for t, m in zip(ids[r // 2].tolist(), mask[r // 2].tolist(), strict=True) if m]
         ref = qwen2_model(input_ids=torch.tensor([prompt + [int(toks[r])]])).logits[0, -1]
         assert (outs[0][r] - ref).abs().max() < TOL
 

@@ -1,6 +1,5 @@
 """Dynamic sampling bookkeeping: which groups carry signal, and merging groups across rollouts."""
 
-import math
 
 import torch
 

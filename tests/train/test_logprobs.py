@@ -195,7 +195,8 @@ def test_packed_shared_prefix_forward_matches_per_row_hf(tiny_model):
 
 def test_packed_forward_right_padded_prefix_and_empty_completions(tiny_model):
     ids, mask = fw.left_pad(FW_PROMPTS, 0)
-    right_ids = torch.stack([torch.roll(r, -int((~m).sum())) for r, m in zip(ids, mask)])  # same prompts, right padded
+    # the same prompts, right padded
+    right_ids = torch.stack([torch.roll(r, -int((~m).sum())) for r, m in zip(ids, mask, strict=True)])
     right_mask = torch.stack([torch.roll(m, -int((~m).sum())) for m in mask])
     comp = torch.randint(1, 64, (3, 4), generator=torch.Generator().manual_seed(7))
     with torch.no_grad():
@@ -211,7 +212,8 @@ def test_buckets_cover_rows_in_order():
     lengths = [9, 9, 7, 5, 5, 5, 2, 1]
     for overhead in (0, 50, 10**9):
         b = _buckets(lengths, 4, overhead)
-        assert b[0][0] == 0 and b[-1][1] == len(lengths) and all(x[1] == y[0] for x, y in zip(b, b[1:]))
+        assert b[0][0] == 0 and b[-1][1] == len(lengths)
+        assert all(x[1] == y[0] for x, y in zip(b[:-1], b[1:], strict=True))
     assert len(_buckets(lengths, 4, 0)) == 5 and _buckets(lengths, 4, 10**9) == [(0, 8)]
     assert _buckets([], 4, 0) == []
     assert len(_buckets(lengths, 4, 0, max_cuts=2)) == 3  # edges thinned for long batches

@@ -3,8 +3,8 @@ import time
 
 import pytest
 
-from r1lab.verifiers import get_verifier
 from r1lab.tasks.humaneval import code_reference
+from r1lab.verifiers import get_verifier
 from r1lab.verifiers.code import build_job, extract_code, parse_reference, verify_code, verify_code_many
 from r1lab.verifiers.rewards import rule_rewards
 

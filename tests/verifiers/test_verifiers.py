@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from r1lab.verifiers import answer_tag, format_reward, get_verifier, tag_count_reward, verify_countdown, verify_number
+from r1lab.verifiers import answer_tag, format_reward, get_verifier, verify_countdown, verify_number
 from r1lab.verifiers.countdown import evaluate, parse_reference
 from r1lab.verifiers.rewards import rule_rewards
 
@@ -48,7 +48,6 @@ def test_format():
     assert format_reward("<think>a</think> 3") == 0.0
     assert format_reward("<think>a</think> <answer>3</answer> more text") == 0.0
     assert format_reward("<think><think>a</think> <answer>3</answer>") == 0.0
-    assert tag_count_reward("<think>a</think>") == 0.5
     assert answer_tag("no tags") is None
 
 
