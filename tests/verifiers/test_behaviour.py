@@ -162,3 +162,16 @@ def test_analyse_and_summarise():
     assert summarise([]) == {}
     ids = analyse(" 7", "110", "number", token_ids=[5, 6, 7, 5, 6, 7, 5, 6, 7])
     assert ids.n_tokens == 9 and ids.repeat_share > 0
+
+
+
+@pytest.mark.parametrize("verifier", ["number", "countdown", "gsm8k"])
+def test_arbitrary_text_never_raises(verifier):
+    rng = random.Random(verifier)
+    pieces = list("0123456789+-*/=() .,\n") + ["<answer>", "</answer>", "<think>", "</think>", "Wait", "check",
+                                                "Yes", "The answer is", "\\boxed{", "}", "$"]
+    for _ in range(200):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randrange(60)))
+        b = analyse(text, "[1, 2] -> 3" if verifier == "countdown" else "12", verifier)
+        assert b.style in STYLES and 0.0 <= b.repeat_share <= 1.0
+        assert b.aha.productive + b.aha.superficial + b.aha.neutral == len(b.aha.reflections)
