@@ -76,4 +76,4 @@ def gspo_policy_loss(
             s.mean(), s.amin(), s.amax(),
         ]).tolist()  # (6,) -> one device sync
     names = ("clip_frac_low", "clip_frac_high", "clip_frac", "ratio_mean", "ratio_min", "ratio_max")
-    return per_token, dict(zip(names, stats))
+    return per_token, dict(zip(names, stats, strict=True))

@@ -51,7 +51,7 @@ def evaluate(model, tokenizer, problems: list[Problem], verifier: str, *, k: int
         ro = generate(model, prompt_ids, k, params, eos_token_id=tokenizer.eos_token_id,
                       pad_token_id=tokenizer.pad_token_id, generator=gen)
         texts = decode_completions(tokenizer, ro.completion_ids, ro.completion_mask)
-        token_counts = ro.lengths.tolist()
+        token_counts, truncated = ro.lengths.tolist(), ro.truncated.tolist()
         for i, text in enumerate(texts):
             prob = chunk[i // k]
             grade = verify(text, prob.answer)
@@ -59,7 +59,8 @@ def evaluate(model, tokenizer, problems: list[Problem], verifier: str, *, k: int
             unparsed.append(grade.extracted is None)
             fmt.append(format_reward(text))
             samples.append({"question": prob.question, "reference": prob.answer, "response": text,
-                            "length": token_counts[i], "extracted": grade.extracted, "correct": grade.correct})
+                            "length": token_counts[i], "truncated": truncated[i], "extracted": grade.extracted,
+                            "correct": grade.correct})
         lengths += ro.lengths.tolist()
     model.train(was_training)
     n = max(1, len(correct))

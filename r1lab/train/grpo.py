@@ -258,7 +258,7 @@ def _frozen_copy(model):
 
 def _kl_to_initial(logp: list[torch.Tensor], init_logp: list[torch.Tensor], masks: list[torch.Tensor]) -> float:
     """k3 estimate of KL(pi_old || pi_init), token mean over the whole rollout (sampled from pi_old)."""
-    total = sum(kl_k3(lp, il, m)[0].sum() for lp, il, m in zip(logp, init_logp, masks))  # ()
+    total = sum(kl_k3(lp, il, m)[0].sum() for lp, il, m in zip(logp, init_logp, masks, strict=True))  # ()
     return float(total) / max(1, int(sum(m.sum() for m in masks)))
 
 
