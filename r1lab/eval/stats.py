@@ -13,8 +13,10 @@ Choices:
   test's smallest two-sided p-value is 2/2^5 = 0.0625, so it could never reach 0.05. The t-test
   assumes roughly normal differences, which near-binary outcomes (format rate 0 or 1 per run)
   are not; read its p-values as a guide, together with the per-seed numbers.
-- Degenerate cases: differences all equal give s_d = 0; p is 1.0 if they are all 0, and 0.0
-  otherwise (t is infinite: every seed moved by the same amount). Fewer than 2 pairs: p is None.
+- Degenerate cases: fewer than 2 pairs, or differences all equal but not 0 (s_d = 0, t is
+  undefined): p is None. With pass@1 and format measured in steps of 1/(problems x samples) equal
+  differences do happen by chance at 2 seeds, and p = 0 there would claim a certainty that two
+  seeds cannot give. All differences 0: p = 1.0 (no difference at all).
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ def mean_interval(xs: list[float], level: float = 0.95) -> tuple[float, float | 
 
 
 def paired_t_test(a: list[float], b: list[float]) -> tuple[float, float | None]:
-    """Mean of a_i - b_i and the two-sided p-value of the paired t-test (None for < 2 pairs)."""
+    """Mean of a_i - b_i and the two-sided p-value of the paired t-test (None when undefined)."""
     if len(a) != len(b) or not a:
         raise ValueError(f"need two non-empty lists of equal length, got {len(a)} and {len(b)}")
     d = [x - y for x, y in zip(a, b, strict=True)]
@@ -80,6 +82,6 @@ def paired_t_test(a: list[float], b: list[float]) -> tuple[float, float | None]:
         return mean, None
     sd = stdev(d)
     if sd == 0.0:
-        return mean, 1.0 if mean == 0.0 else 0.0
+        return mean, 1.0 if mean == 0.0 else None
     t = abs(mean) / (sd / math.sqrt(len(d)))
     return mean, max(0.0, 1.0 - t_two_sided_cdf(t, len(d) - 1))

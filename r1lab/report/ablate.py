@@ -211,8 +211,8 @@ def _paired(rows: list[dict], base: list[dict] | None, key: str) -> str:
     if not pairs:
         return "—"
     diff, p = paired_t_test([a for a, _ in pairs], [b for _, b in pairs])
-    if p is None:
-        return f"{diff:+.3f} (n=1)"
+    if p is None:  # one pair, or the same difference on every seed: no t-test
+        return f"{diff:+.3f} ({'n=1' if len(pairs) == 1 else 'same on every seed'})"
     return f"{diff:+.3f} (p {'< 0.001' if p < 0.001 else f'{p:.3f}'})"
 
 
