@@ -9,7 +9,8 @@ one optimizer step each (R1-Zero used 16), so three of the four updates see a po
 since it sampled, and the clip ranges (GRPO's ε, DAPO's clip-higher, GSPO's sequence clip, CISPO's
 weight cap) can act. With one minibatch and mu 1 every ratio is exactly 1 and no clip ever acts
 (round one of docs/ablation.md). Four minibatches rather than mu 2 because it is cheaper: on the
-built-in model a step took 1.33x the on-policy step's wall time against 1.87x for mu 2 (docs/ablation.md).
+built-in model a grpo step took 1.32x the on-policy step's wall time against 1.64x for mu 2
+(bench/bench_schedule.py, docs/ablation.md), and it is the shape of R1-Zero's schedule.
 
 `ablation.md` holds three tables:
 1. per preset, the mean over seeds ± the half-width of its 95% Student-t interval: final held-out
