@@ -67,7 +67,8 @@ def main() -> None:
         base = base or step
         clips = ", ".join(f"{x['clip']:.4f}" for x in r["rows"])
         ranges = ", ".join(f"{x['lo']:.2f}-{x['hi']:.2f}" for x in r["rows"])
-        print(f"| {r['spec']} | {roll:.2f} | {step - roll:.2f} | {step:.2f} | {step / base:.2f}x | {clips} | {ranges} |")
+        cells = [r["spec"], f"{roll:.2f}", f"{step - roll:.2f}", f"{step:.2f}", f"{step / base:.2f}x", clips, ranges]
+        print("| " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -70,9 +70,11 @@ def test_tables_show_intervals_paired_tests_and_unmeasured_values():
     assert "| 0.300 / 0.250 | — | 0.0020 |" in per_run
 
 
-@pytest.mark.parametrize("over,msg", [({"algos": "grpo,ppo"}, "unknown algo 'ppo'"),
-                                      ({"seeds": "0,x"}, "seeds must be comma-separated integers"),
-                                      ({"num_minibatches": "3"}, "num_minibatches (3) must divide prompts_per_step (8)")])
+@pytest.mark.parametrize("over,msg", [
+    ({"algos": "grpo,ppo"}, "unknown algo 'ppo'"),
+    ({"seeds": "0,x"}, "seeds must be comma-separated integers"),
+    ({"num_minibatches": "3"}, "num_minibatches (3) must divide prompts_per_step (8)"),
+])
 def test_ablate_config_errors(over, msg):
     with pytest.raises(ConfigError) as e:
         load(AblateConfig, None, over)
