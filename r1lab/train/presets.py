@@ -4,14 +4,23 @@ A preset picks the advantage function, the policy loss and the loss aggregation 
 `r1lab.algos`, so the hot loss never branches on a name) and the defaults of the fields it owns.
 Any of those fields set explicitly wins over the preset; the resolved values are what config.yaml records.
 
-| preset | advantages | policy loss | aggregation | ε_low / ε_high | β | dynamic sampling | overlong shaping | from |
-|---|---|---|---|---|---|---|---|---|
-| grpo | (r - mean) / (std + 1e-4), per group | token ratio, clipped | per-sequence token mean, then mean | 0.2 / = ε_low | 0.04 | no | no | DeepSeekMath arXiv 2402.03300 (β: its 0.04; R1 used 0.001) |
-| dr_grpo | r - group mean | token ratio, clipped | token sum / max_new_tokens, then mean | 0.2 / = ε_low | 0 | no | no | Dr. GRPO arXiv 2503.20783 |
-| dapo | (r - mean) / (std + 1e-4), per group | token ratio, clipped | token mean over the batch | 0.2 / 0.28 | 0 | yes | last 1/4 of max_new_tokens | DAPO arXiv 2503.14476 |
-| bnpo | (r - group mean) / (batch std + 1e-4) | token ratio, clipped | token mean over the batch | 0.2 / = ε_low | 0.04 | no | no | batch-level normalisation (BNPO arXiv 2506.02864 / REINFORCE++-baseline style) |
-| gspo | (r - mean) / (std + 1e-4), per group | sequence ratio (geometric mean), clipped per sequence | per-sequence token mean, then mean | 3e-4 / 4e-4 | 0 | no | no | GSPO arXiv 2507.18071 |
-| cispo | (r - mean) / (std + 1e-4), per group | clipped stop-gradient IS weight × log-prob | token mean over the batch | 1 / 4 (weight in [0, 5]) | 0 | no | no | CISPO, MiniMax-M1 arXiv 2506.13585 |
+Advantages; policy loss; aggregation; clip ε_low / ε_high; β; dynamic sampling; overlong shaping; from:
+
+- grpo: (r - mean) / (std + 1e-4) per group; token ratio, clipped; per-sequence token mean, then
+  mean; 0.2 / 0.2; 0.04; no; no; DeepSeekMath arXiv 2402.03300 (β: its 0.04; R1 used 0.001).
+- dr_grpo: r - group mean; token ratio, clipped; token sum / max_new_tokens, then mean; 0.2 / 0.2;
+  0; no; no; Dr. GRPO arXiv 2503.20783.
+- dapo: (r - mean) / (std + 1e-4) per group; token ratio, clipped; token mean over the batch;
+  0.2 / 0.28; 0; yes; the last 1/4 of max_new_tokens; DAPO arXiv 2503.14476.
+- bnpo: (r - group mean) / (batch std + 1e-4); token ratio, clipped; token mean over the batch;
+  0.2 / 0.2; 0.04; no; no; batch-level normalisation (BNPO arXiv 2506.02864 / REINFORCE++-baseline
+  style).
+- gspo: (r - mean) / (std + 1e-4) per group; sequence ratio (geometric mean of the token ratios),
+  clipped per sequence; per-sequence token mean, then mean; 3e-4 / 4e-4; 0; no; no; GSPO arXiv
+  2507.18071.
+- cispo: (r - mean) / (std + 1e-4) per group; clipped stop-gradient importance weight × log-prob;
+  token mean over the batch; 1 / 4 (the weight in [0, 5]); 0; no; no; CISPO, MiniMax-M1 arXiv
+  2506.13585.
 
 Departures: DAPO's overlong buffer was 4,096 of 20,480 tokens (1/5); ours is 1/4 of a much
 shorter limit. "bnpo" here means the batch-std advantage with token-mean aggregation; BNPO's
@@ -44,8 +53,17 @@ from typing import Callable
 
 from torch import Tensor
 
-from r1lab.algos import (batch_std_advantages, cispo_policy_loss, clipped_policy_loss, drgrpo_advantages,
-                         grpo_advantages, gspo_policy_loss, seq_mean_token_mean, seq_sum_constant, token_mean)
+from r1lab.algos import (
+    batch_std_advantages,
+    cispo_policy_loss,
+    clipped_policy_loss,
+    drgrpo_advantages,
+    grpo_advantages,
+    gspo_policy_loss,
+    seq_mean_token_mean,
+    seq_sum_constant,
+    token_mean,
+)
 
 Advantages = Callable[[Tensor, int], tuple[Tensor, dict]]
 # (logp, old_logp, advantages, mask, eps_low, eps_high) -> (per-token loss (N, T), metrics)

@@ -3,13 +3,18 @@
 import pytest
 import torch
 
-from r1lab.algos import (batch_std_advantages, cispo_policy_loss, clipped_policy_loss, drgrpo_advantages,
-                         grpo_advantages, gspo_policy_loss)
+from r1lab.algos import (
+    batch_std_advantages,
+    cispo_policy_loss,
+    clipped_policy_loss,
+    drgrpo_advantages,
+    grpo_advantages,
+    gspo_policy_loss,
+)
 from r1lab.config import ConfigError, load
-from r1lab.models.io import load as load_model
 from r1lab.tasks import ProblemStream, get_task
 from r1lab.train.config import GRPOConfig
-from r1lab.train.grpo import GRPO
+from tests.helpers import tiny_trainer
 
 FAST = {"prompts_per_step": 4, "group_size": 4, "max_new_tokens": 40, "threads": 1}
 
@@ -26,8 +31,7 @@ def test_preset_defaults(algo, beta, eps, eps_high, dynamic, overlong, adv, poli
     cfg = load(GRPOConfig, None, dict(FAST, algo=algo))
     assert (cfg.beta, cfg.epsilon, cfg.epsilon_high, cfg.dynamic_sampling, cfg.overlong_buffer) == \
         (beta, eps, eps_high, dynamic, overlong)
-    model, tok = load_model("tiny")
-    trainer = GRPO(cfg, model, tok, "number")
+    trainer = tiny_trainer(**dict(FAST, algo=algo))
     assert trainer.advantages is adv and trainer.policy_loss is policy_loss
     assert (trainer.ref is None) == (beta == 0)
     # the initial policy for kl_init: the reference while it is one, else a frozen copy of its own
@@ -56,9 +60,7 @@ def test_preset_config_errors(over, msg):
 
 
 def _aggregate(algo):
-    cfg = load(GRPOConfig, None, dict(FAST, algo=algo))
-    model, tok = load_model("tiny")
-    return GRPO(cfg, model, tok, "number").aggregate
+    return tiny_trainer(**dict(FAST, algo=algo)).aggregate
 
 
 def test_each_preset_aggregates_its_own_way():
@@ -77,10 +79,8 @@ def test_each_preset_aggregates_its_own_way():
 
 
 def test_dynamic_sampling_refills_with_informative_groups():
-    cfg = load(GRPOConfig, None, dict(FAST, algo="dapo", overlong_buffer="0", max_resample_rounds="4",
-                                      prompts_per_step="8", max_new_tokens="64"))
-    model, tok = load_model("tiny")
-    trainer = GRPO(cfg, model, tok, "number")
+    trainer = tiny_trainer(**dict(FAST, algo="dapo", overlong_buffer="0", max_resample_rounds="4",
+                                  prompts_per_step="8", max_new_tokens="64"))
     stream = ProblemStream(get_task("arithmetic"), "train", seed=0)
     metrics, batch = trainer.step(stream.take(8), more=stream.take)
     # the base model solves few problems, so many groups are all-zero and get replaced

@@ -43,6 +43,7 @@ from r1lab.runs import resume_config
 from r1lab.tasks import get_task
 from r1lab.train.config import GRPOConfig
 from r1lab.train.console import Console
+from r1lab.train.grpo import mean
 from r1lab.train.presets import PRESETS
 from r1lab.train.run import run
 from r1lab.verifiers.behaviour import STYLES, analyse
@@ -77,7 +78,7 @@ class AblateConfig:
     output_dir: str = help_field("runs/ablate", "directory for the runs and ablation.md")
     threads: int = _train_field("threads")
 
-    def validate(self) -> None:
+    def __post_init__(self) -> None:  # complete when constructed: invalid values never exist
         unknown = [a for a in self.algo_list() if a not in PRESETS]
         if unknown:
             raise ConfigError(f"unknown algo {unknown[0]!r} in algos; presets: {', '.join(PRESETS)}")
@@ -139,20 +140,20 @@ def run_row(d: Path, algo: str, seed: int, summary: dict, verifier: str) -> dict
     kl_init = [m["kl_init"] for m in metrics[-10:] if m.get("kl_init") is not None]
     row = {"algo": algo, "seed": seed, "base_acc": summary["base_accuracy"], "acc": summary["final_accuracy"],
            "format": summary["final_format_rate"], "length": summary["final_mean_length"],
-           "kl_init": _mean(kl_init), "clip": _mean([m["clip_fraction"] for m in metrics]),
-           "trunc_train": _mean([m["truncated_rate"] for m in metrics if "truncated_rate" in m]),
-           "trunc_eval": _mean([float(s["truncated"]) for s in final if "truncated" in s]),
-           "reflection": _mean([float(b.has_reflection) for b in behaviours]),
+           "kl_init": mean(kl_init), "clip": mean([m["clip_fraction"] for m in metrics]),
+           "trunc_train": mean([m["truncated_rate"] for m in metrics if "truncated_rate" in m]),
+           "trunc_eval": mean([float(s["truncated"]) for s in final if "truncated" in s]),
+           "reflection": mean([float(b.has_reflection) for b in behaviours]),
            "style": dominant,
-           "style_length": _mean([s["length"] for s, st in zip(final, styles, strict=True) if st == dominant]),
+           "style_length": mean([s["length"] for s, st in zip(final, styles, strict=True) if st == dominant]),
            "resamples": sum(m.get("resample_rounds", 0) for m in metrics), "wall": summary["wall_seconds"]}
     measured = bool(final) and all("truncated" in s for s in final)
     for key, _ in SPLITS:
         who, end = key.split("_")
-        row[f"eval_{key}"] = _mean([s["length"] for s in final if bool(s["correct"]) == (who == "right")
+        row[f"eval_{key}"] = mean([s["length"] for s in final if bool(s["correct"]) == (who == "right")
                                     and s["truncated"] == (end == "truncated")]) if measured else None
         name = f"length_{'correct' if who == 'right' else 'wrong'}_{end}"
-        row[f"train_{key}"] = _mean([m[name] for m in metrics if m.get(name) is not None])
+        row[f"train_{key}"] = mean([m[name] for m in metrics if m.get(name) is not None])
     return row
 
 
@@ -232,10 +233,6 @@ def _rule(n: int) -> str:
 
 def _jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
-
-
-def _mean(xs: list[float]) -> float | None:
-    return sum(xs) / len(xs) if xs else None
 
 
 def _fmt(x: float | None, digits: int) -> str:

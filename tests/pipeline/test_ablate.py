@@ -3,7 +3,7 @@
 import pytest
 
 from r1lab.config import ConfigError, load
-from r1lab.report.ablate import SPLITS, AblateConfig, ablate, markdown
+from r1lab.pipeline.ablate import SPLITS, AblateConfig, ablate, markdown
 from r1lab.train.console import Console
 
 TINY = {"max_steps": 2, "prompts_per_step": 2, "group_size": 4, "max_new_tokens": 32, "eval_problems": 4,
