@@ -51,8 +51,9 @@ def evaluate(model, tokenizer, problems: list[Problem], verifier: str, *, k: int
             ro = generate(model, prompt_ids, k, params, eos_token_id=tokenizer.eos_token_id,
                           pad_token_id=tokenizer.pad_token_id, generator=gen)
             texts = decode_completions(tokenizer, ro.completion_ids, ro.completion_mask)
+            cut = ro.truncated.tolist()
             for i, (text, length) in enumerate(zip(texts, ro.lengths.tolist(), strict=True)):
-                grader.add(chunk[i // k], text, length)
+                grader.add(chunk[i // k], text, length, cut[i])
     finally:
         model.train(was_training)
     return grader.result(len(problems), k)
@@ -67,7 +68,7 @@ class _Grader:
         self.correct, self.fmt, self.unparsed, self.lengths, self.samples = [], [], [], [], []
         self.failures = 0
 
-    def add(self, prob: Problem, text: str, length: int) -> None:
+    def add(self, prob: Problem, text: str, length: int, truncated: bool) -> None:
         grade, failed = self.guard.call(self.verify, text, prob.answer)
         if failed:
             grade, self.failures = Grade(0.0, None), self.failures + 1
@@ -76,7 +77,8 @@ class _Grader:
         self.fmt.append(format_reward(text))
         self.lengths.append(length)
         self.samples.append({"question": prob.question, "reference": prob.answer, "response": text,
-                             "length": length, "extracted": grade.extracted, "correct": grade.correct})
+                             "length": length, "truncated": truncated, "extracted": grade.extracted,
+                             "correct": grade.correct})
 
     def result(self, n_problems: int, k: int) -> EvalResult:
         n = max(1, len(self.correct))

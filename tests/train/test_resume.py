@@ -98,12 +98,15 @@ def test_resume_with_dynamic_sampling_continues_the_problem_stream(tmp_path):
     from r1lab.train.run import run
 
     small = {"algo": "dapo", "prompts_per_step": 2, "group_size": 4, "max_new_tokens": 32, "eval_problems": 2,
-             "eval_samples": 1, "save_every": 1, "log_samples_every": 1, "threads": 1, "seed": 1}
+             "eval_samples": 1, "save_every": 1, "log_samples_every": 1, "threads": 1, "seed": 1,
+             "kl_every": 1}
     run(load(GRPOConfig, None, dict(small, max_steps=4, output_dir=str(tmp_path / "ref"))), Console(quiet=True))
     run(load(GRPOConfig, None, dict(small, max_steps=2, output_dir=str(tmp_path / "cut"))), Console(quiet=True))
     run(resume_config(GRPOConfig, tmp_path / "cut", {"max_steps": "4"}), Console(quiet=True), resume=True)
     got, want = _metrics(tmp_path / "cut"), _metrics(tmp_path / "ref")
     assert sum(r["resample_rounds"] for r in want) > 0  # the refill path ran
+    # beta = 0: after the resume kl_init comes from initial.safetensors; step 1 samples from the initial policy
+    assert want[0]["kl_init"] == 0.0 and want[-1]["kl_init"] > 0.0 and want[0]["kl"] is None
     assert got == want
     questions = lambda p: [r["question"] for r in _rows(p, "samples.jsonl") if r["phase"] == "train"]  # noqa: E731
     assert questions(tmp_path / "cut") == questions(tmp_path / "ref")
