@@ -46,6 +46,7 @@ from r1lab.rollout.logprobs import completion_logprobs
 from r1lab.rollout.text import decode_completions, encode_prompts, stop_sequences
 from r1lab.tasks import Problem, r1_zero_prompt
 from r1lab.train.batch import Batch, refill
+from r1lab.train.behaviour import step_behaviour
 from r1lab.train.config import GRPOConfig
 from r1lab.train.optim import PolicyOptimizer
 from r1lab.train.presets import AGGREGATIONS, PRESETS
@@ -94,13 +95,14 @@ class GRPO:
         refs = [p.answer for p in problems for _ in range(cfg.group_size)]
         rewards, acc, fmt, failures = rule_rewards(texts, refs, self.verifier,
                                                    cfg.accuracy_weight, cfg.format_weight)
+        parts = {"accuracy": cfg.accuracy_weight * acc, "format": cfg.format_weight * fmt}  # (N,) each
         if self.extra_reward is not None:
             extra, extra_failures = column_reward(self.extra_reward, texts, {"answer": refs})  # (N,)
-            rewards, failures = rewards + extra, failures + extra_failures
+            rewards, failures, parts["extra"] = rewards + extra, failures + extra_failures, extra
         if cfg.overlong_buffer:
             penalty, _ = overlong_penalty(ro.lengths, cfg.max_new_tokens, cfg.overlong_buffer)  # (N,)
-            rewards = rewards + penalty
-        return Batch(ro, problems, texts, rewards, acc, fmt, failures)
+            rewards, parts["overlong"] = rewards + penalty, penalty
+        return Batch(ro, problems, texts, rewards, acc, fmt, failures, reward_parts=parts)
 
     # ---- one GRPO step -------------------------------------------------------------------
     def step(self, problems: list[Problem],
@@ -114,6 +116,7 @@ class GRPO:
                                      cfg.max_resample_rounds, self.tok.pad_token_id)
         batch.advantages, adv_metrics = self.advantages(batch.rewards, cfg.group_size)  # (N,)
         t_rollout = time.perf_counter() - t0
+        behaviour, batch.notable = step_behaviour(fresh, self.verifier)
         stats = self.update(batch)
         seconds = time.perf_counter() - t0
         n_tokens = int(batch.rollout.lengths.sum())
@@ -122,8 +125,6 @@ class GRPO:
             "reward": _nanmean(fresh.rewards), "accuracy": _nanmean(fresh.accuracy),
             "format_rate": _nanmean(fresh.format), "mean_length": fresh.rollout.lengths.float().mean().item(),
             "truncated_rate": fresh.rollout.truncated.float().mean().item(),
-            "length_correct": _masked_mean(fresh.rollout.lengths, fresh.accuracy == 1),
-            "length_wrong": _masked_mean(fresh.rollout.lengths, fresh.accuracy != 1),
             "kl": _mean(stats.get("kl_mean", [0.0])), "clip_fraction": _mean(stats["clip_frac"]),
             "clip_fraction_low": _mean(stats["clip_frac_low"]), "clip_fraction_high": _mean(stats["clip_frac_high"]),
             "frac_zero_std_groups": adv_metrics["frac_zero_std_groups"],
@@ -133,6 +134,7 @@ class GRPO:
             "reward_failures": sampling["reward_failures"], "resample_rounds": sampling["resample_rounds"],
             "groups_short": sampling["groups_short"],
             "tokens_per_second": n_tokens / seconds, "rollout_seconds": t_rollout, "seconds": seconds,
+            **behaviour,  # reward by component, lenient accuracy, styles, lengths, reflection, repetition
         }
         return metrics, batch
 
@@ -229,10 +231,6 @@ def _minibatches(n_questions: int, m: int) -> list[slice]:
 
 def _mean(xs: list[float]) -> float:
     return sum(xs) / max(1, len(xs))
-
-
-def _masked_mean(x: torch.Tensor, keep: torch.Tensor) -> float | None:
-    return x[keep].float().mean().item() if bool(keep.any()) else None
 
 
 def _nanmean(t: torch.Tensor) -> float:
