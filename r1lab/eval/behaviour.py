@@ -9,9 +9,10 @@ repetition, looping), the response lengths and language mixing:
   (nearest rank: the smallest length with at least that share of responses at or below it),
   and the mean over correct, wrong and truncated responses and over each answer style
   (`length_<style>`); correct and wrong follow the strict grade, the reward's rule;
-* language: the chain of thought (the ``<think>`` part, else the whole response) is compared
-  with the language of its question (`detect_language`) by `language_consistency`, over the
-  responses with at least one counted word (an empty chain of thought is not mixing);
+* language: the chain of thought (the ``<think>`` part, else the whole response; the reasoning
+  tags themselves removed) is compared with the language of its question (`detect_language`) by
+  `language_consistency`, over the responses with at least one counted word (an empty chain of
+  thought is not mixing);
   `language_consistency` is the mean share of words in the question's script(s),
   `language_mixing_rate` the share of responses with any word outside it;
 * `strict_accuracy` is left out: the caller's own accuracy already is the strict grade;
@@ -26,12 +27,15 @@ report's highlighting.
 from __future__ import annotations
 
 import math
+import re
 from typing import Iterable, Sequence
 
 from r1lab.verifiers import Grade
 from r1lab.verifiers.aha import REFLECTION_MARKERS, Claim
 from r1lab.verifiers.behaviour import STYLES, Behaviour, analyse, summarise
 from r1lab.verifiers.language import chain_of_thought, detect_language, language_consistency, words
+
+_TAGS = re.compile(r"</?(?:think|answer)>")
 
 
 def batch_behaviour(texts: Sequence[str], references: Sequence[str], verifier: str, lengths: Sequence[int],
@@ -69,11 +73,12 @@ def language_metrics(texts: Sequence[str], questions: Sequence[str]) -> dict[str
     targets: dict[str, str] = {}
     shares = []
     for text, question in zip(texts, questions, strict=True):
-        if not words(chain_of_thought(text)):
+        cot = _TAGS.sub(" ", chain_of_thought(text))  # the tags' own names are not words of the text
+        if not words(cot):
             continue
         if question not in targets:
             targets[question] = detect_language(question)
-        shares.append(language_consistency(text, targets[question]))
+        shares.append(language_consistency(cot, targets[question]))
     return {"language_consistency": _mean(shares), "language_mixing_rate": _mean(s < 1.0 for s in shares)}
 
 

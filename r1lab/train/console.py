@@ -50,7 +50,7 @@ class Console:
                                 f"({'correct' if s['correct'] else 'wrong'})", highlight=False)
         self.rich.print(f"wall time {summary['wall_seconds']:.0f}s · summary: {path}/summary.json")
         if report is not None:
-            self.rich.print(f"report: {report}", highlight=False)
+            self.rich.print(f"report: {report}", highlight=False, soft_wrap=True)
 
 
 class _Bar:
