@@ -18,6 +18,7 @@ import matplotlib
 matplotlib.use("Agg")
 from matplotlib.figure import Figure  # noqa: E402 - after choosing the backend
 from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from r1lab.report.analysis import STYLE_LABELS  # noqa: E402
 from r1lab.report.load import RunData  # noqa: E402
@@ -54,6 +55,15 @@ def rolling(ys: list[float], w: int) -> list[float]:
     return out
 
 
+def weighted_rolling(ys: list[float], weights: list[float], w: int, min_weight: float = 0.02) -> list[float]:
+    """Rolling mean of ys weighted by `weights` (a style's length by that style's share, so a step
+    with one response of the style counts for little); NaN where the window's mean weight is
+    below `min_weight` (a style too rare there to have a length worth drawing)."""
+    pairs = [(y * v, v) if not (math.isnan(y) or math.isnan(v)) else (0.0, 0.0) for y, v in zip(ys, weights)]
+    num, den = rolling([p[0] for p in pairs], w), rolling([p[1] for p in pairs], w)
+    return [a / b if b > 0 and b >= min_weight else math.nan for a, b in zip(num, den)]
+
+
 def cumulative(ys: list[float]) -> list[float]:
     total, out = 0.0, []
     for y in ys:
@@ -74,6 +84,7 @@ def _axes(n: int, height: float = 3.0):
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.set_xlabel("step")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     return fig, axes
 
 
@@ -133,11 +144,19 @@ def accuracy_chart(runs: list[RunData], w: int) -> bytes:
 def length_chart(runs: list[RunData], w: int) -> bytes:
     fig, (ax,) = _axes(1)
     colors = {"mean_length": COLORS["mean_length"], **{f"length_{k}": STYLE_COLORS[k] for k in STYLES}}
-    drawn = _lines(ax, runs, ["mean_length", *[f"length_{k}" for k in STYLES]], w, colors)
-    _eval_points(ax, runs, [("mean_length", COLORS["mean_length"], "o")])
+    drawn = _lines(ax, runs, ["mean_length"], w, colors)
+    for i, run in enumerate(runs):
+        for k in STYLES:
+            if run.has(f"length_{k}"):
+                xs, ys = run.series(f"length_{k}")
+                ax.plot(xs, weighted_rolling(ys, run.series(f"style_share_{k}")[1], w), color=STYLE_COLORS[k],
+                        ls=RUN_STYLES[i % 4], lw=1.1)
+                drawn.append(f"length_{k}")
+    _eval_points(ax, runs, [("mean_length", COLORS["mean_length"], "o"),
+                            *[(f"length_{k}", STYLE_COLORS[k], "s") for k in STYLES]])
     ax.set_ylabel("mean response length (tokens)")
     labels = {"mean_length": "all responses", **{f"length_{k}": STYLE_LABELS[k] for k in STYLES}}
-    _legend(ax, runs, [(labels[k], colors[k]) for k in drawn])
+    _legend(ax, runs, [(labels[k], colors[k]) for k in dict.fromkeys(drawn)])
     return _png(fig)
 
 
@@ -183,8 +202,9 @@ CHARTS = [  # (file stem, title, caption, function)
      "Training accuracy by the reward's strict rule and by the stated answer (lenient), with the held-out "
      "evaluations at step 0 (base) and at the last step (final), as in the R1 paper's Figure 2.", accuracy_chart),
     ("length", "Response length against step",
-     "Mean completion tokens over all of each step's responses and within each answer style (the R1 paper's "
-     "Figure 3, split by style), with the evaluations' mean lengths as points.", length_chart),
+     "Mean completion tokens over all of each step's responses (black) and within each answer style (the R1 "
+     "paper's Figure 3, split by style; weighted by the style's share, and left out where the style is under 2% "
+     "of responses), with the evaluations' mean lengths as points (squares: per style).", length_chart),
     ("styles", "Answer styles", "Share of each step's responses in each answer style.", style_chart),
     ("reflection", "Reflection",
      "Share of responses with a reflective marker, markers per 1,000 tokens, and the running count of aha "
