@@ -31,14 +31,15 @@ def metrics_row(step: int, steps: int, rng: random.Random) -> dict:
     t = step / steps
     shares = [max(0.0, 0.7 - t), 0.1, min(1.0, 0.2 + t), 0.0]
     row = {"step": step, "reward": 2 * t, "accuracy": t, "lenient_accuracy": min(1.0, 0.3 + t), "format_rate": t,
-           "mean_length": 56 + 33 * t + rng.gauss(0, 3), "truncated_rate": 0.02, "kl": 0.01 * t, "entropy": 0.6 - 0.4 * t,
+           "mean_length": 56 + 33 * t + rng.gauss(0, 3), "truncated_rate": 0.02, "kl": 0.01 * t,
+           "entropy": 0.6 - 0.4 * t,
            "clip_fraction": 0.01, "grad_norm": 0.5, "loss": 0.0, "lr": 2e-4, "seconds": 1.5,
            "reward_accuracy": t, "reward_format": t, "length_p50": 60.0, "length_p90": 100.0, "length_correct": 80.0,
            "length_wrong": 50.0, "length_truncated": 128.0, "reflection_rate": 0.01 * rng.random(),
            "markers_per_1k": 0.1 * rng.random(), "reflections_productive": 0.0, "reflections_superficial": 0.0,
            "reflections_neutral": 0.0, "aha_moments": float(rng.random() < 0.05), "repeat_share": 0.05,
            "looping_rate": 0.0, "language_consistency": 1.0, "language_mixing_rate": 0.0}
-    for style, share in zip(STYLES, shares):
+    for style, share in zip(STYLES, shares, strict=True):
         row.update({f"style_share_{style}": share, f"style_accuracy_{style}": t, f"style_lenient_accuracy_{style}": t,
                     f"length_{style}": 20.0 + 80 * (style != "answer_only") + rng.gauss(0, 2)})
     return row
@@ -47,7 +48,8 @@ def metrics_row(step: int, steps: int, rng: random.Random) -> dict:
 def synthetic_run(path: Path, steps: int, seed: int) -> Path:
     rng = random.Random(seed)
     path.mkdir(parents=True)
-    (path / "metrics.jsonl").write_text("".join(json.dumps(metrics_row(i, steps, rng)) + "\n" for i in range(1, steps + 1)))
+    rows = [metrics_row(i, steps, rng) for i in range(1, steps + 1)]
+    (path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     summary = {"base_accuracy": 0.18, "final_accuracy": 0.98, "base_lenient_accuracy": 0.38,
                "final_lenient_accuracy": 0.98, "base_mean_length": 56.0, "final_mean_length": 89.0,
                "eval_problems": 64, "eval_samples_per_problem": 4, "eval_temperature": 0.6, "eval_top_p": 0.95}
@@ -58,9 +60,9 @@ def synthetic_run(path: Path, steps: int, seed: int) -> Path:
                 "correct": True, "length": 30, "style": "worked_think", "lenient_correct": True, "reflections": SPANS}
                for phase in ("base", "final") for i in range(256)]
     (path / "samples.jsonl").write_text("".join(json.dumps(s) + "\n" for s in samples))
-    (path / "aha.jsonl").write_text("".join(json.dumps({"step": i, "phase": "train", "kind": "aha", "question": "q",
-                                                        "reference": "11", "response": AHA, "reflections": SPANS}) + "\n"
-                                            for i in range(200)))
+    aha = [{"step": i, "phase": "train", "kind": "aha", "question": "q", "reference": "11", "response": AHA,
+            "reflections": SPANS} for i in range(200)]
+    (path / "aha.jsonl").write_text("".join(json.dumps(r) + "\n" for r in aha))
     return path
 
 

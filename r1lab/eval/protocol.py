@@ -73,7 +73,7 @@ def evaluate(model, tokenizer, problems: list[Problem], verifier: str, *, k: int
                             "length": token_counts[i], "extracted": grade.extracted, "correct": grade.correct})
         lengths += ro.lengths.tolist()
         truncated += ro.truncated.tolist()
-        token_ids += [row[:n] for row, n in zip(ro.completion_ids.tolist(), token_counts)]  # right-padded rows
+        token_ids += [row[:n] for row, n in zip(ro.completion_ids.tolist(), token_counts, strict=True)]  # right-padded
     model.train(was_training)
     behaviour = _behaviour(samples, verifier, grades, truncated, token_ids)
     n = max(1, len(correct))
@@ -90,6 +90,6 @@ def _behaviour(samples: list[dict], verifier: str, grades: list[Grade], truncate
         [s["response"] for s in samples], [s["reference"] for s in samples], verifier,
         [s["length"] for s in samples], truncated, questions=[s["question"] for s in samples],
         token_ids=token_ids, strict=grades)
-    for s, b in zip(samples, behaviours):
+    for s, b in zip(samples, behaviours, strict=True):
         s.update(style=b.style, lenient_correct=b.lenient.correct, reflections=reflection_spans(b))
     return found

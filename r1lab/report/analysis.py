@@ -5,8 +5,8 @@ final evaluation. With s(k) the share of responses in answer style k and L(k) th
 the mean length is L = Σ_k s(k) L(k), and its growth factor splits exactly into two factors:
 
     L_final / L_base = mix × within
-    mix    = Σ_k s_final(k) L_base(k) / Σ_k s_base(k) L_base(k)     the switch of style, at the base's lengths per style
-    within = Σ_k s_final(k) L_final(k) / Σ_k s_final(k) L_base(k)   lengths within each style, at the final mix of styles
+    mix    = Σ_k s_final(k) L_base(k) / Σ_k s_base(k) L_base(k)     the switch of style, at the base's lengths
+    within = Σ_k s_final(k) L_final(k) / Σ_k s_final(k) L_base(k)   lengths within each style, at the final mix
 
 A style the base never produced has no base length: its final length stands in for it, so its
 whole contribution counts as a switch of style (within-style change 1 for it). The split is the
@@ -58,7 +58,8 @@ class LengthShift(NamedTuple):
     total: float  # final / base
     mix: float  # the switch of style (see the module header)
     within: float  # lengths within a style
-    styles: dict[str, tuple[float, float, float | None, float | None]]  # style -> (share base, share final, length base, length final)
+    # style -> (share at base, share at final, length at base, length at final)
+    styles: dict[str, tuple[float, float, float | None, float | None]]
 
 
 def length_shift(shares_base: dict[str, float], lengths_base: dict[str, float | None],
@@ -172,13 +173,15 @@ def _style(s: dict) -> Sentence:
 def _reflection(s: dict, run: RunData) -> Sentence:
     if "base_reflection_rate" not in s:
         return []
-    train = {k: sum(v for v in run.series(k)[1] if not math.isnan(v)) for k in ("aha_moments", "reflections_superficial")}
+    train = {k: sum(v for v in run.series(k)[1] if not math.isnan(v))
+             for k in ("aha_moments", "reflections_superficial")}
     logged = sum(r.get("kind") == "aha" for r in run.aha)
     return ["Responses with a reflective marker: ", _n(s, "base_reflection_rate", "pct"), " → ",
             _n(s, "final_reflection_rate", "pct"), " (markers per 1k tokens ", _n(s, "base_markers_per_1k", "f2"),
             " → ", _n(s, "final_markers_per_1k", "f2"), "). Aha moments (a false claim corrected after a marker, "
             "final answer right): ", _n(s, "base_aha_moments", "int"), " in the base evaluation, ",
-            _n(s, "final_aha_moments", "int"), " in the final one, ", Num(train["aha_moments"], "int", derived="train_aha"),
+            _n(s, "final_aha_moments", "int"), " in the final one, ",
+            Num(train["aha_moments"], "int", derived="train_aha"),
             f" during training ({logged} logged). Superficial reflections (confirming a false claim, or \"correcting\" "
             "a true one): ", _n(s, "base_reflections_superficial", "int"), " → ",
             _n(s, "final_reflections_superficial", "int"), ", and ",
@@ -195,7 +198,8 @@ def _looping(s: dict) -> Sentence:
 def _training(run: RunData) -> Sentence:
     n = min(10, max(1, len(run.metrics) // 2))
     sent = [f"During training (first {n} steps → last {n}): strict accuracy ",
-            Num(window_mean(run, "accuracy", True, n), "pct"), " → ", Num(window_mean(run, "accuracy", False, n), "pct")]
+            Num(window_mean(run, "accuracy", True, n), "pct"), " → ",
+            Num(window_mean(run, "accuracy", False, n), "pct")]
     if run.has("lenient_accuracy"):
         sent += [", lenient ", Num(window_mean(run, "lenient_accuracy", True, n), "pct"), " → ",
                  Num(window_mean(run, "lenient_accuracy", False, n), "pct")]

@@ -59,9 +59,9 @@ def weighted_rolling(ys: list[float], weights: list[float], w: int, min_weight: 
     """Rolling mean of ys weighted by `weights` (a style's length by that style's share, so a step
     with one response of the style counts for little); NaN where the window's mean weight is
     below `min_weight` (a style too rare there to have a length worth drawing)."""
-    pairs = [(y * v, v) if not (math.isnan(y) or math.isnan(v)) else (0.0, 0.0) for y, v in zip(ys, weights)]
+    pairs = [(0.0, 0.0) if math.isnan(y) or math.isnan(v) else (y * v, v) for y, v in zip(ys, weights, strict=True)]
     num, den = rolling([p[0] for p in pairs], w), rolling([p[1] for p in pairs], w)
-    return [a / b if b > 0 and b >= min_weight else math.nan for a, b in zip(num, den)]
+    return [a / b if b > 0 and b >= min_weight else math.nan for a, b in zip(num, den, strict=True)]
 
 
 def cumulative(ys: list[float]) -> list[float]:
@@ -132,7 +132,8 @@ def accuracy_chart(runs: list[RunData], w: int) -> bytes:
                 xs, ys = run.series(key)
                 ax.plot(xs, ys, color=COLORS[key], lw=0.6, alpha=0.25, ls=RUN_STYLES[i % 4])
     drawn = _lines(ax, runs, ["accuracy", "lenient_accuracy"], w, COLORS)
-    _eval_points(ax, runs, [("accuracy", COLORS["accuracy"], "o"), ("lenient_accuracy", COLORS["lenient_accuracy"], "^")])
+    _eval_points(ax, runs, [("accuracy", COLORS["accuracy"], "o"),
+                            ("lenient_accuracy", COLORS["lenient_accuracy"], "^")])
     ax.set_ylim(-0.02, 1.02)
     ax.set_ylabel("accuracy")
     names = {"accuracy": "training accuracy (strict)", "lenient_accuracy": "training accuracy (lenient)"}
@@ -177,7 +178,7 @@ def reflection_chart(runs: list[RunData], w: int) -> bytes:
               (["aha_moments", "reflections_superficial"], "cumulative count", cumulative)]
     names = {"reflection_rate": "reflection rate", "markers_per_1k": "markers / 1k tokens",
              "aha_moments": "aha moments", "reflections_superficial": "superficial reflections"}
-    for ax, (keys, ylabel, transform) in zip(axes, panels):
+    for ax, (keys, ylabel, transform) in zip(axes, panels, strict=True):
         drawn = _lines(ax, runs, keys, w, COLORS, transform)
         ax.set_ylabel(ylabel)
         _legend(ax, runs, [(names[k], COLORS[k]) for k in drawn])
@@ -190,7 +191,7 @@ def reward_chart(runs: list[RunData], w: int) -> bytes:
     names = {"reward": "total reward", "reward_accuracy": "accuracy term", "reward_format": "format term",
              "reward_extra": "extra (--reward-fn)", "reward_overlong": "overlong penalty",
              "kl": "KL to the reference", "entropy": "entropy (nats/token)"}
-    for ax, panel, ylabel in zip(axes, (keys, ["kl"], ["entropy"]), ("mean reward", "KL", "entropy")):
+    for ax, panel, ylabel in zip(axes, (keys, ["kl"], ["entropy"]), ("mean reward", "KL", "entropy"), strict=True):
         drawn = _lines(ax, runs, panel, w, COLORS)
         ax.set_ylabel(ylabel)
         _legend(ax, runs, [(names[k], COLORS[k]) for k in drawn])

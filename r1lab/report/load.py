@@ -84,7 +84,7 @@ def load_runs(paths: list[str | Path]) -> list[RunData]:
     paths = [Path(p) for p in paths]
     names = [p.name for p in paths]
     labels = [f"{p.parent.name}/{p.name}" if names.count(p.name) > 1 else p.name for p in paths]
-    return [load_run(p, label) for p, label in zip(paths, labels)]
+    return [load_run(p, label) for p, label in zip(paths, labels, strict=True)]
 
 
 def _json(path: Path, warnings: list[str]) -> dict | None:

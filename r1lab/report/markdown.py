@@ -29,8 +29,9 @@ def render_markdown(runs: list[RunData]) -> str:
             for k, (sb, sf, lb, lf) in shift.styles.items():
                 lines.append(f"| {STYLE_LABELS.get(k, k)} | {Num(sb, 'pct').text()} | {Num(sf, 'pct').text()} | "
                              f"{Num(lb, 'tok').text()} | {Num(lf, 'tok').text()} |")
-            lines += ["", f"Length {Num(shift.total, 'x').text()} = {Num(shift.mix, 'x').text()} (switch of style, at "
-                      f"the base's lengths per style) × {Num(shift.within, 'x').text()} (within a style, at the final mix)."]
+            lines += ["", f"Length {Num(shift.total, 'x').text()} = {Num(shift.mix, 'x').text()} (switch of style, "
+                      f"at the base's lengths per style) × {Num(shift.within, 'x').text()} (within a style, at the "
+                      "final mix)."]
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 

@@ -36,7 +36,8 @@ KEY_ROWS = [  # (label, summary suffix after base_/final_, format)
 SHOWN_CHARS = 1500  # of a response in the tables
 
 CSS = """
-body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;max-width:1120px;margin:24px auto;padding:0 16px;color:#222}
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;max-width:1120px;margin:24px auto;
+padding:0 16px;color:#222}
 h1{font-size:1.6em;margin-bottom:0}h2{margin-top:1.8em;border-bottom:1px solid #ddd}h3{margin-bottom:.3em}
 .sub{color:#666;margin-top:4px}table{border-collapse:collapse;margin:.6em 0;font-size:.92em}
 td,th{border:1px solid #ddd;padding:4px 8px;vertical-align:top;text-align:left}th{background:#f6f6f6}
@@ -48,7 +49,8 @@ span.fix{background:#d9f2d9;text-decoration:underline #2ca02c}.ok{color:#1b7e1b}
 .example{border:1px solid #ddd;border-radius:4px;padding:8px 12px;margin:.7em 0}.why{color:#555;font-size:.88em}
 """
 SCRIPT = """window.addEventListener("load",function(){var im=document.images,ok=0;
-for(var i=0;i<im.length;i++){var g=im[i].complete&&im[i].naturalWidth>0;im[i].setAttribute("data-decoded",g?"yes":"no");ok+=g?1:0;}
+for(var i=0;i<im.length;i++){var g=im[i].complete&&im[i].naturalWidth>0;
+im[i].setAttribute("data-decoded",g?"yes":"no");ok+=g?1:0;}
 document.body.setAttribute("data-images-decoded",ok+"/"+im.length);});"""
 
 
@@ -105,8 +107,9 @@ def key_table(runs: list[RunData]) -> str:
                         for i, r in done for p in ("base", "final"))
         rows.append(f"<tr><td>{_e(label)}</td>{cells}</tr>")
     s = done[0][1].summary
-    note = (f"Held-out evaluation: {s.get('eval_problems')} problems × {s.get('eval_samples_per_problem')} samples at "
-            f"temperature {s.get('eval_temperature')}, top-p {s.get('eval_top_p')}, the same problems before and after.")
+    note = (f"Held-out evaluation: {s.get('eval_problems')} problems × {s.get('eval_samples_per_problem')} samples "
+            f"at temperature {s.get('eval_temperature')}, top-p {s.get('eval_top_p')}, the same problems before and "
+            "after.")
     return f"<h2>Key numbers</h2><p class=\"sub\">{_e(note)}</p><table><tr><th></th>{head}</tr>{''.join(rows)}</table>"
 
 
@@ -149,8 +152,8 @@ def before_after(runs: list[RunData], n: int = 5) -> str:
         if not pairs:
             continue
         rows = "".join(f"<tr><td>{_e(b.get('question', ''))}<br><span class=\"why\">reference: "
-                       f"{_e(str(b.get('reference', '')))}</span></td><td>{sample_html(b)}</td><td>{sample_html(f)}</td></tr>"
-                       for b, f in pairs[:n])
+                       f"{_e(str(b.get('reference', '')))}</span></td><td>{sample_html(b)}</td>"
+                       f"<td>{sample_html(f)}</td></tr>" for b, f in pairs[:n])
         out.append((f"<h3>{_e(run.name)}</h3>" if len(runs) > 1 else "")
                    + f"<table><tr><th>problem</th><th>base</th><th>after RL</th></tr>{rows}</table>")
     if not out:
@@ -180,7 +183,8 @@ def highlight(text: str, reflections: list[dict]) -> str:
         spans += [(s, e, "<mark class=\"marker\">", "</mark>") for s, e in r.get("markers", [])]
         claim, fix = r.get("claim"), r.get("correction")
         if claim and claim.get("stated") != claim.get("true"):
-            spans.append((*claim["span"], f"<span class=\"claim\" title=\"true value {_e(claim['true'])}\">", "</span>"))
+            opening = f"<span class=\"claim\" title=\"true value {_e(claim['true'])}\">"
+            spans.append((*claim["span"], opening, "</span>"))
         if fix:
             spans.append((*fix["span"], "<span class=\"fix\">", "</span>"))
     cut = text[:SHOWN_CHARS]
@@ -232,9 +236,9 @@ def _examples(run: RunData) -> list[tuple[str, str, dict]]:
 
 def _example_html(where: str, row: dict) -> str:
     why = "; ".join(f"{r.get('kind')}: {r.get('reason')}" for r in row.get("reflections") or [])
+    text = highlight(str(row.get("response", "")), row.get("reflections") or [])
     return (f"<div class=\"example\"><div class=\"why\">{_e(where)} · {_e(str(row.get('question', '')))} · reference "
-            f"{_e(str(row.get('reference', '')))}</div><pre>{highlight(str(row.get('response', '')), row.get('reflections') or [])}"
-            f"</pre><div class=\"why\">{_e(why)}</div></div>")
+            f"{_e(str(row.get('reference', '')))}</div><pre>{text}</pre><div class=\"why\">{_e(why)}</div></div>")
 
 
 def _e(text: str) -> str:

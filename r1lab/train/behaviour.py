@@ -39,7 +39,7 @@ def step_behaviour(batch: Batch, verifier: str) -> tuple[dict[str, float | None]
     """(metrics for the step's row, responses with an aha moment or a superficial reflection)."""
     ro, G = batch.rollout, batch.rollout.group_size
     lengths = ro.lengths.tolist()
-    ids = [row[:n] for row, n in zip(ro.completion_ids.tolist(), lengths)]  # right-padded rows
+    ids = [row[:n] for row, n in zip(ro.completion_ids.tolist(), lengths, strict=True)]  # right-padded rows
     questions = [p.question for p in batch.problems for _ in range(G)]
     refs = [p.answer for p in batch.problems for _ in range(G)]
     strict = [Grade(0.0 if math.isnan(a) else a, None) for a in batch.accuracy.tolist()]  # NaN: the verifier failed
@@ -48,7 +48,7 @@ def step_behaviour(batch: Batch, verifier: str) -> tuple[dict[str, float | None]
                                         questions=questions, token_ids=ids, strict=strict)
     metrics.update(found)
     notable = []
-    for text, q, ref, b in zip(batch.texts, questions, refs, behaviours):
+    for text, q, ref, b in zip(batch.texts, questions, refs, behaviours, strict=True):
         kind = "aha" if b.aha.aha else "superficial" if b.aha.superficial else None
         if kind is not None:
             notable.append({"kind": kind, "question": q, "reference": ref, "response": text,

@@ -26,7 +26,8 @@ def _run(**kw):
 
 def test_lengths_by_outcome_style_and_percentile():
     m, behaviours = _run()
-    assert [b.style for b in behaviours] == ["worked_think", "answer_only", "answer_only", "worked_think", "worked_plain"]
+    assert [b.style for b in behaviours] == ["worked_think", "answer_only", "answer_only", "worked_think",
+                                             "worked_plain"]
     assert m["lenient_accuracy"] == pytest.approx(3 / 5) and "strict_accuracy" not in m
     assert m["length_correct"] == pytest.approx((40 + 5) / 2)  # the strict grade: rows 0 and 1
     assert m["length_wrong"] == pytest.approx((6 + 20 + 50) / 3)
@@ -51,7 +52,8 @@ def test_language_mixing_against_the_question():
     assert m["language_consistency"] == pytest.approx((3 / 4 + 1) / 2)  # the wordless response is not counted
     assert m["language_mixing_rate"] == 0.5
     assert language_metrics(["<think>Мы складываем</think>"], ["Сколько будет 4 + 7?"])["language_consistency"] == 1.0
-    assert language_metrics(["<answer>1</answer>"], ["q"]) == {"language_consistency": None, "language_mixing_rate": None}
+    none = {"language_consistency": None, "language_mixing_rate": None}
+    assert language_metrics(["<answer>1</answer>"], ["q"]) == none
 
 
 def test_reflection_spans_point_into_the_response():
@@ -60,7 +62,8 @@ def test_reflection_spans_point_into_the_response():
     text = ROWS[0][0]
     assert aha["kind"] == "productive"
     assert [text[s:e] for s, e in aha["markers"]] == ["wait, that is wrong"]
-    assert text[slice(*aha["claim"]["span"])] == "4+7=12" and (aha["claim"]["stated"], aha["claim"]["true"]) == ("12", "11")
+    assert text[slice(*aha["claim"]["span"])] == "4+7=12"
+    assert (aha["claim"]["stated"], aha["claim"]["true"]) == ("12", "11")
     assert text[slice(*aha["correction"]["span"])] == "4+7=11"
     (sup,) = reflection_spans(behaviours[3])
     assert sup["kind"] == "superficial" and sup["correction"] is None and reflection_spans(behaviours[1]) == []

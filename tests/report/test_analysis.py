@@ -17,7 +17,8 @@ def test_shift_share_on_a_hand_built_case():
     got = length_shift({"answer_only": 0.8, "worked_think": 0.2}, {"answer_only": 10.0, "worked_think": 100.0},
                        {"answer_only": 0.0, "worked_think": 1.0}, {"answer_only": None, "worked_think": 80.0})
     assert (got.base, got.final) == (pytest.approx(28.0), pytest.approx(80.0))
-    assert got.total == pytest.approx(80 / 28) and got.mix == pytest.approx(100 / 28) and got.within == pytest.approx(0.8)
+    assert got.total == pytest.approx(80 / 28) and got.mix == pytest.approx(100 / 28)
+    assert got.within == pytest.approx(0.8)
     assert got.mix * got.within == pytest.approx(got.total)
     assert got.styles["answer_only"] == (0.8, 0.0, 10.0, None)
 

@@ -72,7 +72,7 @@ def test_page_numbers_images_and_markdown(tmp_path):
     marked = marked_numbers(page)
     assert {"final_accuracy", "base_lenient_accuracy", "final_style_share_worked_think", "final_aha_moments"} <= \
         {k for _, k, _, _ in marked}
-    for _, key, raw, shown in marked:
+    for _, key, raw, _ in marked:
         assert (SUMMARY[key] is None and raw == "") or float(raw) == SUMMARY[key], key
     imgs = re.findall(r'<img id="chart-(\w+)" alt="[^"]*" src="data:image/png;base64,([^"]+)"', page)
     assert [stem for stem, _ in imgs] == ["accuracy", "length", "styles", "reflection", "reward"]
