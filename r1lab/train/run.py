@@ -1,7 +1,9 @@
 """`r1lab train`: the R1-Zero run from base model to summary.json, resumable after any crash.
 
 Evaluate the untouched base model under the R1-Zero template, train with GRPO, evaluate again
-on the same held-out problems under the same protocol, and write the run directory.
+on the same held-out problems under the same protocol, and write the run directory, ending with
+its report (report.html, report.md; r1lab/report/). Each step's metrics row also goes to the
+`--report-to` trackers, and its aha moments to aha.jsonl (train/behaviour.py).
 
 Resuming (`resume=True`, from `r1lab train --resume RUN_DIR`): the newest complete checkpoint
 holds the policy, reference, optimizer, scheduler, sampling generator, global RNG states and the
@@ -102,7 +104,8 @@ def run(cfg: GRPOConfig, console: Console | None = None, resume: bool = False) -
     rundir.append("samples.jsonl", [dict(s, phase="final") for s in final.samples])
     summary = _summary(base, final, time.time() - t_start, cfg)
     rundir.write_json("summary.json", summary)
-    console.finish(summary, base, final, rundir.path, write_report([rundir.path]).html)
+    report = write_report([rundir.path]).html if cfg.max_steps > 0 else None  # no step, no curves to draw
+    console.finish(summary, base, final, rundir.path, report)
     return summary
 
 
