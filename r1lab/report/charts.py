@@ -79,7 +79,9 @@ def _png(fig: Figure) -> bytes:
 
 
 def _axes(n: int, height: float = 3.0):
-    fig = Figure(figsize=(4.4 * n if n > 1 else 8.0, height), layout="constrained")
+    """A row of n axes with fixed margins (a layout engine would draw every figure twice)."""
+    fig = Figure(figsize=(4.4 * n if n > 1 else 8.0, height))
+    fig.subplots_adjust(left=0.09 if n == 1 else 0.055, right=0.985, bottom=0.16, top=0.96, wspace=0.3)
     axes = fig.subplots(1, n, squeeze=False)[0]
     for ax in axes:
         ax.grid(alpha=0.3)
@@ -88,9 +90,11 @@ def _axes(n: int, height: float = 3.0):
     return fig, axes
 
 
-def _legend(ax, runs: list[RunData], series: list[tuple[str, str]]) -> None:
-    """One entry per series (colour) and, with several runs, one per run (line style)."""
+def _legend(ax, runs: list[RunData], series: list[tuple[str, str]], points: tuple[tuple[str, str], ...] = ()) -> None:
+    """One entry per series (colour), per kind of point (marker) and, with several runs, per run
+    (line style)."""
     handles = [Line2D([], [], color=c, label=label) for label, c in series]
+    handles += [Line2D([], [], color="black", marker=m, ls="none", label=label) for label, m in points]
     if len(runs) > 1:
         handles += [Line2D([], [], color="black", ls=RUN_STYLES[i % 4], label=r.name) for i, r in enumerate(runs)]
     if handles:
@@ -137,8 +141,8 @@ def accuracy_chart(runs: list[RunData], w: int) -> bytes:
     ax.set_ylim(-0.02, 1.02)
     ax.set_ylabel("accuracy")
     names = {"accuracy": "training accuracy (strict)", "lenient_accuracy": "training accuracy (lenient)"}
-    _legend(ax, runs, [(names[k], COLORS[k]) for k in drawn] +
-            [("evaluation, strict (o) / lenient (^)", "black")])
+    _legend(ax, runs, [(names[k], COLORS[k]) for k in drawn],
+            (("evaluation, strict", "o"), ("evaluation, lenient", "^")))
     return _png(fig)
 
 
