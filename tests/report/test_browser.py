@@ -15,12 +15,13 @@ import math
 import re
 import shutil
 import subprocess
-import sys
 
 import pytest
 from PIL import Image
 
-ENV_ARGS = dict(capture_output=True, text=True, timeout=300)
+from tests.helpers import r1lab
+
+ENV_ARGS = dict(capture_output=True, text=True, timeout=300)  # Chromium
 TRAIN = ["--max-steps", "3", "--prompts-per-step", "2", "--group-size", "4", "--eval-problems", "3",
          "--eval-samples", "2", "--max-new-tokens", "40", "--threads", "1", "--save-every", "3",
          "--report-to", "tensorboard"]
@@ -60,7 +61,7 @@ def shown_value(text: str) -> tuple[float, float]:
 @pytest.fixture(scope="module")
 def real_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("report") / "run"
-    res = subprocess.run([sys.executable, "-m", "r1lab.cli", "train", *TRAIN, "--output-dir", str(run)], **ENV_ARGS)
+    res = r1lab("train", *TRAIN, "--output-dir", run)
     assert res.returncode == 0, res.stderr[-3000:]
     return run, res.stdout
 

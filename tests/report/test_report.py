@@ -5,8 +5,6 @@ import base64
 import io
 import json
 import re
-import subprocess
-import sys
 
 import pytest
 from PIL import Image
@@ -17,8 +15,8 @@ from r1lab.report import write_report
 from r1lab.report.charts import rolling
 from r1lab.report.page import highlight
 from r1lab.verifiers.behaviour import analyse
+from tests.helpers import assert_user_error, r1lab
 
-ENV_ARGS = dict(capture_output=True, text=True, timeout=120)
 AHA = " <think> 4+7=12, wait, that is wrong. 4+7=11 </think> <answer> 11 </answer>"
 AHA_SPANS = reflection_spans(analyse(AHA, "11", "number"))
 SUMMARY = {"base_accuracy": 0.25, "final_accuracy": 0.75, "base_lenient_accuracy": 0.5, "final_lenient_accuracy": 0.75,
@@ -53,10 +51,6 @@ def make_run(path, steps=12, summary=SUMMARY):
     (path / "aha.jsonl").write_text(json.dumps({"step": 4, "phase": "train", "kind": "aha", "question": "q",
                                                 "reference": "11", "response": AHA, "reflections": AHA_SPANS}) + "\n")
     return path
-
-
-def cli(*args):
-    return subprocess.run([sys.executable, "-m", "r1lab.cli", *map(str, args)], **ENV_ARGS)
 
 
 def marked_numbers(page: str) -> list[tuple[str, str, str, str]]:
@@ -98,7 +92,7 @@ def test_a_half_written_line_is_skipped_with_a_warning(tmp_path):
     run = make_run(tmp_path / "run", summary=None)  # an unfinished run, killed mid-write
     with open(run / "metrics.jsonl", "a") as f:
         f.write('{"step": 13, "reward": 0.')
-    res = cli("report", run)
+    res = r1lab("report", run)
     assert res.returncode == 0, res.stderr
     assert re.search(r"warning: .*metrics.jsonl line 13: not a complete JSON object", res.stderr)
     page = (run / "report.html").read_text()
@@ -107,10 +101,7 @@ def test_a_half_written_line_is_skipped_with_a_warning(tmp_path):
 
 def test_no_metrics_is_a_one_line_error(tmp_path):
     (tmp_path / "empty").mkdir()
-    res = cli("report", tmp_path / "empty")
-    lines = [x for x in res.stderr.splitlines() if x.startswith("error:")]
-    assert res.returncode == 2 and len(lines) == 1 and "Traceback" not in res.stderr, res.stderr
-    assert f"{tmp_path / 'empty'}: no metrics to report" in lines[0]
+    assert_user_error(r1lab("report", tmp_path / "empty"), f"{tmp_path / 'empty'}: no metrics to report")
     (tmp_path / "empty" / "metrics.jsonl").write_text("{broken\n")
     with pytest.raises(UserError, match="no metrics"):
         write_report([tmp_path / "empty"])
