@@ -21,6 +21,7 @@ from r1lab.verifiers.behaviour import STYLES
 KEY_ROWS = [  # (label, summary suffix after base_/final_, format)
     ("strict accuracy (pass@1, the reward's rule)", "accuracy", "pct"),
     ("lenient accuracy (the stated answer)", "lenient_accuracy", "pct"),
+    ("pass@k (any of the k samples right, strict)", "pass_at_k", "pct"),
     ("format rate", "format_rate", "pct"),
     ("unparseable (strict)", "unparseable_rate", "pct"),
     ("mean length (tokens)", "mean_length", "tok"),
