@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 import warnings
+from typing import Annotated
 
 import typer
 
@@ -36,8 +37,8 @@ def _train_doc() -> str:
 
 @app.command(context_settings=_EXTRA, help=_train_doc())
 def train(ctx: typer.Context, config: str = typer.Option(None, "--config", help="YAML config file"),
-          resume: str = typer.Option(None, "--resume", help="continue RUN_DIR from its newest complete "
-                                     "checkpoint (only max_steps, log/save intervals and threads may change)")):
+          resume: str = typer.Option(None, "--resume", help="continue RUN_DIR from its newest complete checkpoint "
+                                     "(only max_steps, log/save intervals, threads and report_to may change)")):
     from r1lab.train.config import GRPOConfig
     from r1lab.train.run import run
     if resume:
@@ -47,6 +48,20 @@ def train(ctx: typer.Context, config: str = typer.Option(None, "--config", help=
         run(resume_config(GRPOConfig, resume, C.parse_overrides(list(ctx.args))), resume=True)
     else:
         run(_config(GRPOConfig, ctx, config))
+
+
+@app.command(help="Write report.html (self-contained, charts inlined) and report.md for one or more run "
+                  "directories: accuracy strict and lenient, length by answer style and its decomposition, "
+                  "reflection and aha moments, reward components, KL, entropy, before/after samples. "
+                  "Several runs are overlaid.")
+def report(run_dirs: Annotated[list[str], typer.Argument(metavar="RUN_DIR", help="run directories (of r1lab train)")],
+           output: str = typer.Option(None, "--output", help="directory for report.html and report.md "
+                                      "(default: the first run directory)")):
+    from r1lab.report import write_report
+    written = write_report(run_dirs, output)
+    for w in written.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    typer.echo(f"report written to {written.html} (and {written.markdown.name})")
 
 
 def _ablate_doc() -> str:

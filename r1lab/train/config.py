@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from r1lab.config import ConfigError, help_field
+from r1lab.runs.trackers import TRACKERS
 from r1lab.train.presets import PRESETS
 
 
@@ -65,6 +66,8 @@ class GRPOConfig:
     keep_checkpoints: int = help_field(3, "keep the newest N checkpoints (0 = all)")
     max_skipped_in_a_row: int = help_field(5, "stop the run after N updates in a row skipped for a non-finite loss or "
                                               "gradient")
+    report_to: str = help_field("", "also stream each step's metrics to: tensorboard, wandb (comma-separated; "
+                                    "metrics.jsonl is always written)")
     threads: int = help_field(0, "torch CPU threads (0 = one per core)")
     device: str = help_field("cpu", "torch device: cpu | cuda")
     dtype: str = help_field("float32", "model dtype: float32 | bfloat16 (half precision: the optimizer keeps fp32 "
@@ -106,6 +109,8 @@ class GRPOConfig:
             (self.save_every >= 0 and self.keep_checkpoints >= 0, "save_every and keep_checkpoints must be >= 0"),
             (self.max_skipped_in_a_row >= 1, "max_skipped_in_a_row must be >= 1"),
             (self.lr > 0, "lr must be > 0"),
+            (all(n.strip().lower() in (*TRACKERS, "none") for n in self.report_to.split(",") if n.strip()),
+             f"report_to must be a comma-separated list of {', '.join(TRACKERS)}, got {self.report_to!r}"),
             (self.dtype in ("float32", "bfloat16"),
              f"dtype must be float32 | bfloat16, got {self.dtype!r} (float16 training would need loss scaling)"),
         ]

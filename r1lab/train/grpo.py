@@ -58,6 +58,7 @@ from r1lab.rollout.engine import Rollout, SamplingParams, generate
 from r1lab.rollout.text import decode_completions, encode_prompts, stop_sequences
 from r1lab.tasks import Problem, r1_zero_prompt
 from r1lab.train.batch import Batch, refill
+from r1lab.train.behaviour import step_behaviour
 from r1lab.train.config import GRPOConfig
 from r1lab.train.logprobs import completion_logprobs
 from r1lab.train.optim import PolicyOptimizer
@@ -108,13 +109,14 @@ class GRPO:
         refs = [p.answer for p in problems for _ in range(cfg.group_size)]
         rewards, acc, fmt, failures = rule_rewards(texts, refs, self.verifier, cfg.accuracy_weight,
                                                    cfg.format_weight, self.guard)
+        parts = {"accuracy": cfg.accuracy_weight * acc, "format": cfg.format_weight * fmt}  # (N,) each
         if self.extra_reward is not None:
             extra, extra_failures = column_reward(self.extra_reward, texts, {"answer": refs}, self.guard)  # (N,)
-            rewards, failures = rewards + extra, failures + extra_failures
+            rewards, failures, parts["extra"] = rewards + extra, failures + extra_failures, extra
         if cfg.overlong_buffer:
             penalty, _ = overlong_penalty(ro.lengths, cfg.max_new_tokens, cfg.overlong_buffer)  # (N,)
-            rewards = rewards + penalty
-        return Batch(ro, problems, texts, rewards, acc, fmt, failures)
+            rewards, parts["overlong"] = rewards + penalty, penalty
+        return Batch(ro, problems, texts, rewards, acc, fmt, failures, reward_parts=parts)
 
     # ---- one GRPO step -------------------------------------------------------------------
     def step(self, problems: list[Problem],
@@ -128,6 +130,7 @@ class GRPO:
                                      cfg.max_resample_rounds, self.tok.pad_token_id)
         batch.advantages, adv_metrics = self.advantages(batch.rewards, cfg.group_size)  # (N,)
         t_rollout = time.perf_counter() - t0
+        behaviour, batch.notable = step_behaviour(fresh, self.verifier)
         stats = self.update(batch)
         seconds = time.perf_counter() - t0
         n_tokens = int(batch.rollout.lengths.sum())
@@ -136,8 +139,6 @@ class GRPO:
             "reward": _nanmean(fresh.rewards), "accuracy": _nanmean(fresh.accuracy),
             "format_rate": _nanmean(fresh.format), "mean_length": fresh.rollout.lengths.float().mean().item(),
             "truncated_rate": fresh.rollout.truncated.float().mean().item(),
-            "length_correct": _masked_mean(fresh.rollout.lengths, fresh.accuracy == 1),
-            "length_wrong": _masked_mean(fresh.rollout.lengths, fresh.accuracy != 1),
             **_length_split(fresh),
             # None = not measured: kl needs beta > 0, kl_init is measured every kl_every steps
             "kl": mean(stats.get("kl_mean", [])),
@@ -151,6 +152,7 @@ class GRPO:
             "reward_failures": sampling["reward_failures"], "resample_rounds": sampling["resample_rounds"],
             "groups_short": sampling["groups_short"],
             "tokens_per_second": n_tokens / seconds, "rollout_seconds": t_rollout, "seconds": seconds,
+            **behaviour,  # reward by component, lenient accuracy, styles, lengths, reflection, repetition
         }
         return metrics, batch
 
@@ -277,13 +279,13 @@ def _minibatches(n_questions: int, m: int) -> list[slice]:
     return [slice(i * size, (i + 1) * size) for i in range(m)]
 
 
+def _masked_mean(x: torch.Tensor, keep: torch.Tensor) -> float | None:
+    return x[keep].float().mean().item() if bool(keep.any()) else None
+
+
 def mean(xs: list[float]) -> float | None:
     """The mean of `xs`; None when there is nothing to average."""
     return sum(xs) / len(xs) if xs else None
-
-
-def _masked_mean(x: torch.Tensor, keep: torch.Tensor) -> float | None:
-    return x[keep].float().mean().item() if bool(keep.any()) else None
 
 
 def _nanmean(t: torch.Tensor) -> float:

@@ -77,6 +77,8 @@ def test_sigkill_five_times_then_resume_matches_uninterrupted(tmp_path):
     assert got == want
     train_samples = lambda p: [r for r in _rows(p, "samples.jsonl") if r["phase"] == "train"]  # noqa: E731
     assert train_samples(run) == train_samples(ref)
+    aha = lambda p: _rows(p, "aha.jsonl") if (p / "aha.jsonl").exists() else []  # noqa: E731
+    assert aha(run) == aha(ref)  # trimmed to each checkpoint, then logged again: no row lost or doubled
     w_run, w_ref = _weights(run), _weights(ref)
     assert w_run.keys() == w_ref.keys() and all(torch.equal(w_run[k], w_ref[k]) for k in w_ref)
     s_run, s_ref = json.loads((run / "summary.json").read_text()), json.loads((ref / "summary.json").read_text())
