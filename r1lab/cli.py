@@ -101,8 +101,9 @@ def _serve_doc() -> str:
 @app.command(context_settings=_EXTRA, help=_serve_doc())
 def serve(ctx: typer.Context, config: str = typer.Option(None, "--config", help="YAML config file")):
     from r1lab.serve.config import ServeConfig
+    cfg = _config(ServeConfig, ctx, config)  # bad options fail before torch is imported
     from r1lab.serve.server import serve as run_server
-    run_server(_config(ServeConfig, ctx, config))
+    run_server(cfg)
 
 
 def _chat_doc() -> str:
@@ -113,9 +114,10 @@ def _chat_doc() -> str:
 
 @app.command(context_settings=_EXTRA, help=_chat_doc())
 def chat(ctx: typer.Context, config: str = typer.Option(None, "--config", help="YAML config file")):
-    from r1lab.serve.chat import chat as run_chat
     from r1lab.serve.config import ChatConfig
-    run_chat(_config(ChatConfig, ctx, config))
+    cfg = _config(ChatConfig, ctx, config)
+    from r1lab.serve.chat import chat as run_chat
+    run_chat(cfg)
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ uniforms whatever n and max_tokens are: a smaller max_tokens gives a prefix of t
 
 Sampling (`sample_rows`) has temperature and top-p per row: the nucleus and inverse-CDF draw of
 `engine.sample_next`, with the nucleus found among the 64 likeliest tokens when it lies there;
-temperature 0 is greedy.
+temperature 0 (below 1e-5) is greedy.
 
 The thread also turns tokens into text (`text.Detokenizer`), applies stop strings
 (`text.StopText`) and hands out `Event`s: once per step, all requests' events go to `deliver`
@@ -60,6 +60,7 @@ class GenRequest:
     top_p: float = 0.95
     stop: tuple[str, ...] = ()  # text-level stop strings, not included in the output
     seed: int | None = None  # None: a fresh random seed
+    ignore_eos: bool = False  # run to max_tokens (benchmarks; vLLM's extension of the OpenAI API)
 
 
 class Event(NamedTuple):
@@ -70,10 +71,11 @@ class Event(NamedTuple):
 
 
 class Ticket:
-    """A submitted request. `sink(events)` receives its events; `cancel()` frees its rows at the next step."""
+    """A submitted request. `sink(events)` receives its events (with `stream` False, one per sample,
+    when it ends, holding its whole text); `cancel()` frees its rows at the next step."""
 
-    def __init__(self, request: GenRequest, sink: Callable[[list[Event]], None]) -> None:
-        self.request, self.sink = request, sink
+    def __init__(self, request: GenRequest, sink: Callable[[list[Event]], None], stream: bool = True) -> None:
+        self.request, self.sink, self.stream = request, sink, stream
         self.seed = secrets.randbits(63) if request.seed is None else request.seed
         self.cancelled = False
 
@@ -87,6 +89,7 @@ def sample_seed(seed: int, sample: int) -> int:
     return int.from_bytes(digest, "little") >> 1
 
 
+GREEDY_BELOW = 1e-5  # temperatures under this are greedy (logits / T would overflow), as in vLLM
 NUCLEUS_CANDIDATES = 64  # top-p looks at this many most likely tokens first, sorting the vocabulary only if needed
 
 
@@ -97,7 +100,7 @@ def sample_rows(logits: Tensor, temperature: Tensor, top_p: Tensor, u: Tensor) -
     the nucleus is taken from the top `NUCLEUS_CANDIDATES` tokens when they hold top_p of the mass
     (nearly always at T 0.6); only the other rows are sorted whole. top_p = 1 draws from the
     whole distribution without sorting. Which path a row takes depends on that row alone."""
-    greedy = temperature <= 0  # (B,)
+    greedy = temperature < GREEDY_BELOW  # (B,)
     probs = torch.softmax(logits.float() / torch.where(greedy, 1.0, temperature)[:, None], dim=-1)  # (B, V)
     top, order = probs.topk(min(NUCLEUS_CANDIDATES, probs.shape[1]), dim=-1)  # (B, K) descending
     tokens = _nucleus(top, order, top_p, u)  # (B,)
@@ -124,18 +127,26 @@ def _nucleus(sorted_probs: Tensor, order: Tensor, top_p: Tensor, u: Tensor) -> T
 class _Row:
     """Host-side state of one running sample."""
 
-    __slots__ = ("ticket", "sample", "detok", "stop", "count")
+    __slots__ = ("ticket", "sample", "detok", "stop", "count", "held")
 
     def __init__(self, ticket: Ticket, sample: int, tokenizer) -> None:
-        self.ticket, self.sample, self.count = ticket, sample, 0
+        self.ticket, self.sample, self.count, self.held = ticket, sample, 0, ""
         self.detok = Detokenizer(tokenizer)
         self.stop = StopText(ticket.request.stop) if ticket.request.stop else None
 
     def advance(self, token: int, eos: frozenset[int]) -> Event:
-        """Take this row's next token; the event says what text it adds and whether the row ended."""
+        """Take this row's next token; the event says what text it adds and whether the row ended
+        (for a ticket that does not stream, the text is held back until the row ends)."""
+        ev = self._next(token, eos)
+        if self.ticket.stream:
+            return ev
+        self.held += ev.text
+        return ev._replace(text=self.held) if ev.finish else ev._replace(text="")
+
+    def _next(self, token: int, eos: frozenset[int]) -> Event:
         self.count += 1
         req = self.ticket.request
-        if token in eos:
+        if token in eos and not req.ignore_eos:
             return Event(self.sample, self.stop.flush() if self.stop else "", self.count, "stop")
         text = self.detok.push(token)
         if self.stop:
@@ -178,6 +189,7 @@ class Scheduler:
         self.waiting: deque[Ticket] = deque()
         self.cv = threading.Condition()
         self.closed = False
+        self.steps = 0  # decode steps run (each advances every live row by one token)
         self.thread = threading.Thread(target=self._loop, name="r1lab-decode", daemon=True)
 
     @property
@@ -207,9 +219,9 @@ class Scheduler:
             raise ValueError(f"prompt ({len(request.prompt_ids)} tokens) + max_tokens ({request.max_tokens}) "
                              f"exceeds the context of {self.max_model_len} tokens")
 
-    def submit(self, request: GenRequest, sink: Callable[[list[Event]], None]) -> Ticket:
+    def submit(self, request: GenRequest, sink: Callable[[list[Event]], None], stream: bool = True) -> Ticket:
         self.check(request)
-        ticket = Ticket(request, sink)
+        ticket = Ticket(request, sink, stream)
         with self.cv:
             if self.closed:
                 raise RuntimeError("scheduler is closed")
@@ -271,6 +283,7 @@ class Scheduler:
         if a == 0:
             return
         logits = decode_rows(self.cache, self.tokens[:a])  # (A, V)
+        self.steps += 1
         counts = torch.tensor([row.count for row in self.rows], device=self.u.device)  # (A,)
         u = self.u[torch.arange(a, device=self.u.device), counts]  # (A,)
         self.tokens[:a] = sample_rows(logits, self.temperature[:a], self.top_p[:a], u)

@@ -74,11 +74,15 @@ class Serving:
         except ClientDisconnect:
             raise P.ApiError(400, "the client disconnected while sending the body") from None
         try:
-            return json.loads(body.decode("utf-8"))
+            obj = json.loads(body.decode("utf-8"))
+            json.dumps(obj, ensure_ascii=False).encode("utf-8")  # a \ud800-style escape decodes to an unencodable str
         except UnicodeDecodeError:
             raise P.ApiError(400, "the request body is not UTF-8") from None
+        except UnicodeEncodeError:
+            raise P.ApiError(400, "the request holds a lone UTF-16 surrogate escape (not a character)") from None
         except (ValueError, RecursionError) as e:
             raise P.ApiError(400, f"invalid JSON: {str(e).splitlines()[0][:200]}") from None
+        return obj
 
     async def _body(self, request: Request) -> bytes:
         chunks, size = [], 0
@@ -98,6 +102,8 @@ class Serving:
         n, ctx = req.n or 1, self.scheduler.max_model_len
         if n > self.cfg.max_n:
             raise P.ApiError(400, f"n must be at most {self.cfg.max_n}", "n")
+        if len(prompts) * n > self.scheduler.max_rows:
+            raise P.ApiError(400, f"at most {self.scheduler.max_rows} choices (prompts x n) per request", "prompt")
         cap, asked = self.cfg.max_tokens or ctx, req.token_limit()
         if asked is not None and asked > cap:
             raise P.ApiError(400, f"max_tokens must be at most {cap}", "max_tokens")
@@ -111,7 +117,7 @@ class Serving:
             out.append(GenRequest(
                 tuple(ids), asked if asked is not None else min(cap, ctx - len(ids)), n,
                 0.6 if req.temperature is None else req.temperature, 0.95 if req.top_p is None else req.top_p,
-                req.stops(), req.seed))
+                req.stops(), req.seed, req.ignore_eos))
         return out
 
     def release(self) -> None:
@@ -128,13 +134,14 @@ class Serving:
     async def events(self, gens: list[GenRequest], watch: Request | None) -> AsyncIterator[list[tuple[int, Event]]]:
         """Submit `gens`; yield each decode step's events as (choice index, event), until all choices end.
 
-        Choice i*n + j is sample j of prompt i. With `watch`, polls the request for a disconnect."""
+        Choice i*n + j is sample j of prompt i. With `watch` (a request that is not streamed), each
+        choice arrives whole in one event, and the request is polled for a disconnect."""
         queue: asyncio.Queue[tuple[int, list[Event]]] = asyncio.Queue()
         tickets: list[Ticket] = []
         remaining = sum(g.n for g in gens)
         try:
             for i, g in enumerate(gens):
-                tickets.append(self.scheduler.submit(g, lambda evs, i=i: queue.put_nowait((i, evs))))
+                tickets.append(self.scheduler.submit(g, lambda evs, i=i: queue.put_nowait((i, evs)), watch is None))
             while remaining:
                 i, evs = await self._next(queue, watch)
                 remaining -= sum(ev.finish is not None for ev in evs)

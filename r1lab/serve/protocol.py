@@ -70,6 +70,7 @@ class _Sampling(_Strict):
     stream_options: StreamOptions | None = None
     logprobs: bool | int | None = None
     tools: list[Any] | None = None
+    ignore_eos: bool = False  # vLLM's extension: generate max_tokens tokens whatever the model says
 
     @field_validator("stop")
     @classmethod

@@ -7,6 +7,8 @@ printed line `r1lab serve: MODEL at http://HOST:PORT/v1` is what scripts wait fo
 from __future__ import annotations
 
 import socket
+import threading
+import time
 
 import torch
 
@@ -58,8 +60,42 @@ def serve(cfg: ServeConfig) -> None:
     import uvicorn
 
     set_threads(cfg.threads)
+    sock = bind(cfg.host, cfg.port)  # a busy port is an error before the model is loaded
     app = build_app(cfg)
-    sock = bind(cfg.host, cfg.port)
     print(f"r1lab serve: {cfg.served_model_name or cfg.model} at {url_of(sock)}/v1 (Ctrl-C stops)", flush=True)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5))
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled, after a clean shutdown
+        pass
+    print("r1lab serve: stopped", flush=True)
+
+
+class BackgroundServer:
+    """The app on a free loopback port, served by uvicorn in a daemon thread (tests, benchmarks,
+    and anything that embeds a server): `url` ends in /v1; `close()` shuts it down."""
+
+    def __init__(self, cfg: ServeConfig, scheduler: Scheduler, tokenizer) -> None:
+        import uvicorn
+
+        self.cfg, self.scheduler = cfg, scheduler
+        self.app = create_app(cfg, scheduler, tokenizer)
+        sock = bind("127.0.0.1", 0)
+        self.host, self.port = sock.getsockname()[:2]
+        self.base = url_of(sock)
+        self.url = self.base + "/v1"
+        self.server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", access_log=False))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
+        self.thread.start()
+        while not self.server.started:
+            if not self.thread.is_alive():
+                raise RuntimeError("the server thread stopped during start-up")
+            time.sleep(0.01)
+
+    @property
+    def serving(self):
+        return self.app.state.serving
+
+    def close(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
