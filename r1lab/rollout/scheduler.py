@@ -223,8 +223,8 @@ class Scheduler:
         self.check(request)
         ticket = Ticket(request, sink, stream)
         with self.cv:
-            if self.closed:
-                raise RuntimeError("scheduler is closed")
+            if self.closed or not self.thread.is_alive():
+                raise RuntimeError("the scheduler is not running")
             self.waiting.append(ticket)
             self.cv.notify()
         return ticket

@@ -98,7 +98,7 @@ def fill_order(rows: int, drop: set[int]) -> list[int]:
     a = rows - len(drop)
     movers = [r for r in range(a, rows) if r not in drop]
     order = list(range(a))
-    for hole, r in zip([h for h in sorted(drop) if h < a], movers):
+    for hole, r in zip([h for h in sorted(drop) if h < a], movers, strict=True):
         order[hole] = r
     return order
 

@@ -156,6 +156,9 @@ class Serving:
             try:
                 return await asyncio.wait_for(queue.get(), timeout=0.5)
             except TimeoutError:
+                if not self.scheduler.thread.is_alive():
+                    raise P.ApiError(503, "the decode thread has stopped; restart the server",
+                                     type="server_error") from None
                 if watch is not None and await watch.is_disconnected():
                     raise Disconnected() from None
 

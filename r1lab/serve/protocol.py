@@ -153,14 +153,14 @@ def chat_message(text: str) -> dict:
 
 def chat_completion(rid: str, model: str, texts: list[str], finishes: list[str], use: dict) -> dict:
     choices = [{"index": i, "message": chat_message(t), "logprobs": None, "finish_reason": f}
-               for i, (t, f) in enumerate(zip(texts, finishes))]
+               for i, (t, f) in enumerate(zip(texts, finishes, strict=True))]
     return {"id": rid, "object": "chat.completion", "created": int(time.time()), "model": model,
             "choices": choices, "usage": use, "system_fingerprint": None}
 
 
 def text_completion(rid: str, model: str, texts: list[str], finishes: list[str], use: dict) -> dict:
     choices = [{"index": i, "text": t, "logprobs": None, "finish_reason": f}
-               for i, (t, f) in enumerate(zip(texts, finishes))]
+               for i, (t, f) in enumerate(zip(texts, finishes, strict=True))]
     return {"id": rid, "object": "text_completion", "created": int(time.time()), "model": model,
             "choices": choices, "usage": use, "system_fingerprint": None}
 

@@ -27,10 +27,16 @@ def load_scheduler(model_name: str, dtype: str, device: str, max_rows: int = 64,
     model, tokenizer = io.load(model_name, DTYPES[dtype], device)
     if not getattr(tokenizer, "chat_template", None):
         raise UserError(f"model {model_name}: its tokenizer has no chat template")
+    context = int(model.config.max_position_embeddings)
+    if max_model_len > context:
+        raise UserError(f"max_model_len {max_model_len} exceeds model {model_name}'s context of {context} tokens")
     try:
         return Scheduler(model, tokenizer, max_rows, max_model_len or None), tokenizer
     except ValueError as e:
         raise UserError(f"model {model_name}: {e}") from None
+    except RuntimeError as e:  # out of memory for the KV cache
+        raise UserError(f"cannot allocate the KV cache for {max_rows} rows x {max_model_len or context} tokens "
+                        f"({str(e).splitlines()[0][:120]}); lower --max-rows or --max-model-len") from None
 
 
 def build_app(cfg: ServeConfig):
@@ -62,7 +68,10 @@ def serve(cfg: ServeConfig) -> None:
     set_threads(cfg.threads)
     sock = bind(cfg.host, cfg.port)  # a busy port is an error before the model is loaded
     app = build_app(cfg)
-    print(f"r1lab serve: {cfg.served_model_name or cfg.model} at {url_of(sock)}/v1 (Ctrl-C stops)", flush=True)
+    cache = app.state.serving.scheduler.cache
+    size = (cache.k.numel() + cache.v.numel()) * cache.k.element_size() / 2**20
+    print(f"r1lab serve: {cfg.served_model_name or cfg.model} at {url_of(sock)}/v1 (KV cache {cache.capacity} rows x "
+          f"{cache.slots} tokens, {size:.0f} MiB; Ctrl-C stops)", flush=True)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5))
     try:
         server.run(sockets=[sock])

@@ -36,8 +36,8 @@ def usage_rule_messages(messages: list[dict], math: bool = False) -> list[dict]:
         if m["role"] not in ROLES:
             raise ValueError(f"unknown role {m['role']!r} (expected one of {', '.join(ROLES)})")
         if m["role"] == "user":
-            text = f"{m['content']}\n\n{MATH_INSTRUCTION}" if math and MATH_INSTRUCTION not in m["content"] else m["content"]
-            turns.append({"role": "user", "content": text})
+            add = math and MATH_INSTRUCTION not in m["content"]
+            turns.append({"role": "user", "content": f"{m['content']}\n\n{MATH_INSTRUCTION}" if add else m["content"]})
         elif m["role"] == "assistant":
             turns.append({"role": "assistant", "content": (m["content"] or "").split(THINK_CLOSE)[-1]})
     if not turns or turns[-1]["role"] != "user":

@@ -23,7 +23,8 @@ def test_serve_answers_the_openai_client_and_stops_cleanly_on_ctrl_c():
                          stderr=subprocess.PIPE, text=True, env=ENV)
     try:
         line = p.stdout.readline()
-        url = re.fullmatch(r"r1lab serve: r1 at (http://127\.0\.0\.1:\d+/v1) \(Ctrl-C stops\)\n", line).group(1)
+        url = re.fullmatch(r"r1lab serve: r1 at (http://127\.0\.0\.1:\d+/v1) "
+                           r"\(KV cache 64 rows x 1024 tokens, \d+ MiB; Ctrl-C stops\)\n", line).group(1)
         r = OpenAI(base_url=url, api_key="k", max_retries=0).chat.completions.create(
             model="r1", messages=[{"role": "user", "content": "What is 2 + 3?"}], max_tokens=8, seed=0)
         assert r.choices[0].finish_reason == "length" and r.choices[0].message.reasoning

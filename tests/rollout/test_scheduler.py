@@ -93,7 +93,8 @@ def test_sample_rows_depends_on_each_row_alone_and_keeps_to_the_nucleus():
     temperature, top_p = torch.tensor([0.6, 1.0, 0.0, 2.0, 0.6, 1.0]), torch.tensor([0.95, 1.0, 0.9, 0.99, 0.5, 0.3])
     u = torch.rand(6, generator=g)
     both = sample_rows(logits, temperature, top_p, u)
-    alone = torch.cat([sample_rows(logits[i:i + 1], temperature[i:i + 1], top_p[i:i + 1], u[i:i + 1]) for i in range(6)])
+    alone = torch.cat([sample_rows(logits[i:i + 1], temperature[i:i + 1], top_p[i:i + 1], u[i:i + 1])
+                       for i in range(6)])
     assert torch.equal(both, alone)
     assert int(both[2]) == int(logits[2].argmax())
     draws = sample_rows(logits[4:5].expand(4000, -1), temperature[4:5].expand(4000), top_p[4:5].expand(4000),

@@ -44,7 +44,7 @@ def test_a_row_is_bit_identical_whatever_else_runs_beside_it(model):
     rng = random.Random(0)
     prompts = [[rng.randrange(1, 60) for _ in range(rng.randint(2, 90))] for _ in range(10)]
     forced = [[rng.randrange(1, 60) for _ in range(rng.randint(5, 60))] for _ in prompts]
-    alone = [_alone(model, p, f) for p, f in zip(prompts, forced)]
+    alone = [_alone(model, p, f) for p, f in zip(prompts, forced, strict=True)]
     cache, live, got, step = SlotKVCache(model, 24, 160), [], {}, 0  # live: [prompt, sample, tokens fed]
     while len(got) < len(prompts) or live:
         for i in [i for i in range(len(prompts)) if i not in got and 3 * i <= step]:

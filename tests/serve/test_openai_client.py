@@ -29,7 +29,7 @@ def test_chat_reply_splits_reasoning_under_both_names(client, tiny):
     raw = _raw(client, tiny[1], QUESTION, **kw)
     assert [c.index for c in r.choices] == list(range(8))
     closed = 0
-    for c, text in zip(r.choices, raw):
+    for c, text in zip(r.choices, raw, strict=True):
         msg = c.model_dump()["message"]
         assert msg["reasoning_content"] == msg["reasoning"]
         reasoning, content = split_reasoning(text)

@@ -66,7 +66,7 @@ def test_split_reasoning(text, expected):
                                   "ab</think>cd</think>", "</</think>x"])
 def test_streamed_split_equals_the_whole_split_at_every_cut(text):
     for cuts in [[i] for i in range(len(text) + 1)] + [list(range(len(text) + 1))]:
-        pieces = [text[a:b] for a, b in zip([0] + cuts, cuts + [len(text)])]
+        pieces = [text[a:b] for a, b in zip([0] + cuts, cuts + [len(text)], strict=True)]
         stream, reasoning, content = ReasoningStream(), "", ""
         for p in pieces:
             r, c = stream.push(p)
