@@ -236,7 +236,13 @@ class Scheduler:
         running = request.n
         try:
             while running:
-                for ev in q.get():
+                try:
+                    events = q.get(timeout=0.5)
+                except queue.Empty:
+                    if not self.thread.is_alive():
+                        raise RuntimeError("the decode thread has stopped") from None
+                    continue
+                for ev in events:
                     running -= ev.finish is not None
                     yield ev
         finally:

@@ -7,9 +7,10 @@ Endpoints: `GET /v1/models`, `POST /v1/chat/completions`, `POST /v1/completions`
   and the reasoning split. `/v1/completions` is raw text completion: the prompt is the caller's,
   nothing is added and nothing is split (the sampling defaults are the same).
 * Every request is decoded by the `Scheduler` thread together with the others. Its events come
-  back into the event loop once per decode step (`call_soon_threadsafe`) into one asyncio queue
-  per request. A client that goes away (mid-stream, or while waiting for a non-streamed reply)
-  has its request cancelled, which frees its rows at the next step.
+  back into the event loop (`call_soon_threadsafe`, once per decode step for all requests) into
+  one asyncio queue per request: every step's text for a streamed request, each choice's whole
+  text when it ends for one that is not. A client that goes away (mid-stream, or while waiting
+  for a non-streamed reply) has its request cancelled, which frees its rows at the next step.
 * Limits, all answered with an OpenAI error body (`protocol.ApiError`), never a 5xx: body size
   (413, also for chunked bodies), body time (408, for clients that stop sending), bad UTF-8 or
   JSON, wrong types, ranges, n, max_tokens against the context (400), unknown model (404), a
@@ -68,7 +69,7 @@ class Serving:
             raise P.ApiError(413, f"request body over {self.cfg.max_body_bytes} bytes", code="request_too_large")
         try:
             body = await asyncio.wait_for(self._body(request), self.cfg.body_timeout)
-        except TimeoutError:
+        except asyncio.TimeoutError:  # the builtin TimeoutError only from Python 3.11
             raise P.ApiError(408, f"request body not received within {self.cfg.body_timeout:g} s",
                              code="timeout") from None
         except ClientDisconnect:
@@ -155,7 +156,7 @@ class Serving:
         while True:
             try:
                 return await asyncio.wait_for(queue.get(), timeout=0.5)
-            except TimeoutError:
+            except asyncio.TimeoutError:
                 if not self.scheduler.thread.is_alive():
                     raise P.ApiError(503, "the decode thread has stopped; restart the server",
                                      type="server_error") from None
