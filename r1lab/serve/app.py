@@ -1,6 +1,6 @@
 """The OpenAI-compatible HTTP server: FastAPI routes in front of one continuous-batching Scheduler.
 
-Endpoints: `GET /v1/models`, `POST /v1/chat/completions`, `POST /v1/completions`, `GET /health`.
+Endpoints: `GET /v1/models` (and `/v1/models/NAME`), `POST /v1/chat/completions`, `POST /v1/completions`, `GET /health`.
 
 * Chat requests get the usage rules of `r1lab.tasks.chat` (T 0.6 and top-p 0.95 by default, the
   system prompt folded into the first user turn, earlier reasoning dropped, `<think>\\n` forced)
@@ -196,6 +196,12 @@ def create_app(cfg: ServeConfig, scheduler: Scheduler, tokenizer) -> FastAPI:
     async def models(request: Request):
         serving.authorize(request)
         return P.models_list(serving.name, scheduler.max_model_len, serving.created)
+
+    @app.get("/v1/models/{name:path}")
+    async def model(request: Request, name: str):
+        serving.authorize(request)
+        serving.check_model(name)
+        return P.models_list(serving.name, scheduler.max_model_len, serving.created)["data"][0]
 
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request):

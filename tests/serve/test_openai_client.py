@@ -115,7 +115,7 @@ def test_system_and_earlier_reasoning_follow_the_usage_rules(client, tiny, caplo
 def test_models_and_health(client, server):
     import httpx
     (m,) = client.models.list().data
-    assert m.id == "tiny" and m.owned_by == "r1lab"
+    assert m.id == "tiny" and m.owned_by == "r1lab" and client.models.retrieve("tiny").id == "tiny"
     assert httpx.get(server.base + "/health").json() == {"status": "ok"}
 
 
