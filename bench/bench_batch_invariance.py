@@ -13,6 +13,9 @@ peer, in the same process, is the same step with those guards off (rows and keys
 
     python bench/bench_batch_invariance.py                   # 128 requests
     python bench/bench_batch_invariance.py --requests 320
+    python bench/bench_batch_invariance.py --device cuda --dtype bfloat16   # no guarantee on GPUs: measured
+
+On a GPU the step cost is wall time after a synchronize, not process CPU time.
 """
 
 from __future__ import annotations
@@ -64,11 +67,17 @@ def differing_replies(model, tok, reqs: list[GenRequest]) -> tuple[int, int]:
 def step_ms(model, kvs, rows: int, steps: int = 100) -> float:
     cache = slots.SlotKVCache(model, 64, 1024)
     cache.add(kvs, rows)
-    tokens = torch.full((rows,), 7)
-    t = time.process_time()
+    tokens = torch.full((rows,), 7, device=cache.device)
+    cuda = cache.device.type == "cuda"
+    clock = time.perf_counter if cuda else time.process_time
+    if cuda:
+        torch.cuda.synchronize()
+    t = clock()
     for _ in range(steps):
         slots.decode_rows(cache, tokens)
-    return (time.process_time() - t) / steps * 1000
+    if cuda:
+        torch.cuda.synchronize()
+    return (clock() - t) / steps * 1000
 
 
 def main() -> None:
@@ -76,9 +85,12 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=128)
     ap.add_argument("--max-tokens", type=int, default=128)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     args = ap.parse_args()
     torch.set_num_threads(1)
-    model, tok = io.load("tiny")
+    model, tok = io.load("tiny", getattr(torch, args.dtype), args.device)
+    print(f"{args.device} ({torch.cuda.get_device_name() if args.device == 'cuda' else 'CPU'}), {args.dtype}")
     reqs = [GenRequest(tuple(tok(chat_prompt(tok, [{"role": "user", "content": QUESTIONS[i % len(QUESTIONS)]}]),
                                  add_special_tokens=False).input_ids), args.max_tokens, seed=i)
             for i in range(args.requests)]
@@ -88,7 +100,7 @@ def main() -> None:
             differ, tokens = differing_replies(model, tok, reqs)
             print(f"guards {which}: {differ} of {len(reqs)} replies differ between alone and batched "
                   f"({tokens} tokens)")
-        ids = torch.tensor([reqs[0].prompt_ids])
+        ids = torch.tensor([reqs[0].prompt_ids], device=args.device)
         _, kvs = dec.prefill(model, ids, torch.ones_like(ids, dtype=torch.bool))
         best: dict = {}
         for _ in range(args.repeats):
@@ -97,7 +109,7 @@ def main() -> None:
                 for rows in (1, 2, 8, 32):
                     ms = step_ms(model, kvs, rows)
                     best[which, rows] = min(best.get((which, rows), ms), ms)
-    print("| live rows | step, guards on (ms CPU) | guards off | cost |")
+    print(f"| live rows | step, guards on (ms {'wall' if args.device == 'cuda' else 'CPU'}) | guards off | cost |")
     print("|---|---|---|---|")
     for rows in (1, 2, 8, 32):
         on, off = best["on", rows], best["off", rows]
