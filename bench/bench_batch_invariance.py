@@ -27,8 +27,8 @@ import time
 import torch
 
 import r1lab.rollout.slots as slots
-from r1lab.models import decode as dec
 from r1lab.models import io
+from r1lab.rollout import decode as dec
 from r1lab.rollout.scheduler import GenRequest, Scheduler
 from r1lab.tasks.chat import chat_prompt
 

@@ -42,8 +42,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from r1lab.models import decode as dec
 from r1lab.models import forward as fw
+from r1lab.rollout import decode as dec
 from r1lab.rollout.engine import inverse_cdf_at
 from r1lab.rollout.slots import SlotKVCache, decode_rows, fill_order
 from r1lab.rollout.text import Detokenizer, StopText

@@ -34,8 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from r1lab.models import decode as dec
 from r1lab.models.forward import spec
+from r1lab.rollout import decode as dec
 
 ROW_QUANTUM = 4  # decode GEMMs run over a multiple of this many rows
 KEY_QUANTUM = 4  # attention spans a multiple of this many key slots

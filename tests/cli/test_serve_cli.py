@@ -13,7 +13,7 @@ from openai import OpenAI
 
 from r1lab.errors import UserError
 from r1lab.serve.server import bind
-from tests.cli.test_cli import ENV, assert_user_error, r1lab
+from tests.helpers import ENV, assert_user_error, r1lab
 
 
 @pytest.mark.slow

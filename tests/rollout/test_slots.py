@@ -7,7 +7,7 @@ import random
 import pytest
 import torch
 
-from r1lab.models import decode as dec
+from r1lab.rollout import decode as dec
 from r1lab.rollout.slots import SlotKVCache, decode_rows, fill_order
 
 

@@ -1,0 +1,174 @@
+"""What several test files share: the CLI in a subprocess, the benchmark files, tiny models, the
+trainer on the shipped base, and the padded reference of the training forward.
+
+Fixtures stay in conftest.py; a test file imports helpers from here, never from another test file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+
+from r1lab.models import forward as fw
+from r1lab.verifiers.math import last_boxed
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT.parent / "shared" / "data" / "bench"  # the real benchmark files, read-only, beside the checkout
+ENV = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONWARNINGS="ignore")
+
+# ----------------------------------------------------------------------------------- the command line
+
+
+def r1lab(*args, cwd=None) -> subprocess.CompletedProcess:
+    """`python -m r1lab.cli ARGS` in a subprocess (offline, warnings off), output captured."""
+    return subprocess.run([sys.executable, "-m", "r1lab.cli", *map(str, args)], capture_output=True, text=True,
+                          env=ENV, cwd=cwd, timeout=300)
+
+
+def assert_user_error(res: subprocess.CompletedProcess, *needles: str) -> None:
+    """Exit code 2, exactly one `error:` line holding every needle, no traceback."""
+    assert res.returncode == 2, res.stderr
+    lines = [line for line in res.stderr.strip().splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "Traceback" not in res.stderr, res.stderr
+    for n in needles:
+        assert n in lines[0], lines[0]
+
+
+# ----------------------------------------------------------------------------------- benchmark data
+
+
+def bench_file(name: str) -> Path:
+    """A file of ../shared/data/bench; a missing one FAILS the test (CI must never skip these quietly)."""
+    path = BENCH / name
+    if not path.is_file():
+        pytest.fail(f"benchmark data not found at {path} (the tests need /work/shared/data/bench beside the repo)")
+    return path
+
+
+def bench_rows(name: str) -> list[dict]:
+    return [json.loads(line) for line in bench_file(name).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def perturb_boxed(solution: str) -> str:
+    """A negative control: the solution with its last boxed answer made wrong (+1 on its first
+    integer, else replaced by 12345). A sound grader must mark every perturbed answer wrong."""
+    i = max(solution.rfind("\\boxed"), solution.rfind("\\fbox"))
+    head, tail = solution[:i], solution[i:]
+    body = last_boxed(tail)
+    j = tail.index(body)
+    m = re.search(r"\d+", body)
+    new = body[:m.start()] + str(int(m.group()) + 1) + body[m.end():] if m else "12345"
+    return head + tail[:j] + new + tail[j + len(body):]
+
+
+# ----------------------------------------------------------------------------------- models and trainers
+
+VOCAB = 64
+COMMON = dict(
+    vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+    intermediate_size=64, initializer_range=0.2, pad_token_id=0, max_position_embeddings=256,
+)
+VARIANTS = {
+    "qwen2": (Qwen2ForCausalLM, Qwen2Config, dict(tie_word_embeddings=True)),
+    "llama": (LlamaForCausalLM, LlamaConfig, dict(tie_word_embeddings=False)),
+    # biases everywhere, head_dim != hidden / heads, no GQA
+    "llama-bias-mha": (
+        LlamaForCausalLM, LlamaConfig,
+        dict(attention_bias=True, mlp_bias=True, head_dim=16, num_key_value_heads=4,
+             rope_parameters={"rope_type": "default", "rope_theta": 500.0}),
+    ),
+}
+
+
+def build_tiny(name: str, seed: int = 0, **overrides) -> torch.nn.Module:
+    """A tiny random-init model (fp32, seeded): Qwen2 / Llama variants take our lean forward,
+    GPT-2 the HF fallback. Biases and norm weights are randomised so they are exercised."""
+    torch.manual_seed(seed)
+    if name == "gpt2":
+        model = GPT2LMHeadModel(GPT2Config(vocab_size=VOCAB, n_embd=32, n_layer=2, n_head=4, n_positions=256,
+                                           initializer_range=0.2, pad_token_id=0, bos_token_id=1,
+                                           eos_token_id=2, **overrides))
+    else:
+        cls, cfg_cls, extra = VARIANTS[name]
+        model = cls(cfg_cls(**{**COMMON, **extra, **overrides}))
+    model = model.float().eval()
+    with torch.no_grad():  # HF zero-inits biases and ones-inits norms
+        for pname, p in model.named_parameters():
+            if pname.endswith("bias"):
+                p.normal_(0.0, 0.2)
+            elif "norm" in pname:
+                p.uniform_(0.5, 1.5)
+    return model
+
+
+def tiny_trainer(verifier: str = "number", **fields):
+    """A GRPO trainer on the shipped tiny base model, its config built (and validated) from `fields`."""
+    from r1lab.config import load
+    from r1lab.models.io import load as load_model
+    from r1lab.train.config import GRPOConfig
+    from r1lab.train.grpo import GRPO
+
+    model, tok = load_model("tiny")
+    return GRPO(load(GRPOConfig, None, fields), model, tok, verifier)
+
+
+# ----------------------------------------------------------------------------------- reference forwards
+
+
+def hf_logits(model, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """HF's own forward over left-padded ids (B, T) with positions from the mask -> logits (B, T, V)."""
+    return model(input_ids=ids, attention_mask=mask.long(), position_ids=fw.positions_from_mask(mask)).logits
+
+
+def shared_prefix_hidden(model, prefix_ids: torch.Tensor, prefix_mask: torch.Tensor, completion_ids: torch.Tensor,
+                         group_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The padded shared-prefix forward, the reference of the padding-free one in r1lab.train.logprobs.
+
+    prefix_ids/prefix_mask (P, Lp) left-padded; completion_ids (N, T) with N = P*G, row i*G+j continuing
+    prompt i, computed at all N x T positions. Returns the final-normed hidden of the last prompt position
+    (P, C) and of every completion position (N, T, C).
+    """
+    sp = fw.spec(model)
+    p, lp = prefix_mask.shape
+    n, t = completion_ids.shape
+    dev = completion_ids.device
+    plen = prefix_mask.long().sum(-1).repeat_interleave(group_size)  # (N,)
+    cpos = plen[:, None] + torch.arange(t, device=dev)  # (N, T)
+    padded = not bool(prefix_mask.all())
+    pmask = fw.padded_causal_mask(prefix_mask) if padded else None  # (P, 1, Lp, Lp)
+    own = torch.ones(t, t, dtype=torch.bool, device=dev).tril().expand(n, 1, t, t)  # (N, 1, T, T)
+    pref = prefix_mask.repeat_interleave(group_size, dim=0)[:, None, None, :].expand(n, 1, t, lp)  # (N, 1, T, Lp)
+    cmask = torch.cat((pref, own), dim=-1)  # (N, 1, T, Lp+T)
+    xp, xc = fw.embed(model, prefix_ids), fw.embed(model, completion_ids)  # (P, Lp, C), (N, T, C)
+    cos_p, sin_p = fw.rope_cos_sin(model, fw.positions_from_mask(prefix_mask), xp.dtype)  # (P, 1, Lp, D)
+    cos_c, sin_c = fw.rope_cos_sin(model, cpos, xc.dtype)  # (N, 1, T, D)
+    for layer in model.model.layers:
+        qp, kp, vp = fw.qkv(layer, sp, xp, cos_p, sin_p)  # (P, H|Hkv, Lp, D)
+        qc, kc, vc = fw.qkv(layer, sp, xc, cos_c, sin_c)  # (N, H|Hkv, T, D)
+        keys = torch.cat((kp.repeat_interleave(group_size, dim=0), kc), dim=2)  # (N, Hkv, Lp+T, D)
+        vals = torch.cat((vp.repeat_interleave(group_size, dim=0), vc), dim=2)  # (N, Hkv, Lp+T, D)
+        xc = fw.block_out(layer, xc, fw.attend(qc, keys, vals, cmask))  # (N, T, C)
+        xp = fw.block_out(layer, xp, fw.attend(qp, kp, vp, pmask, is_causal=not padded))  # (P, Lp, C)
+    return fw.final_norm(model, xp[:, -1]), fw.final_norm(model, xc)
+
+
+def padded_completion_logprobs(model, prompt_ids: list[list[int]], completion_ids: torch.Tensor,
+                               completion_mask: torch.Tensor, group_size: int, temperature: float = 1.0,
+                               with_entropy: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """`completion_logprobs` computed through `shared_prefix_hidden` at all N x T positions (lean models only)."""
+    from r1lab.train.logprobs import _score
+
+    ids, pmask = fw.left_pad(prompt_ids, 0, completion_ids.device)  # (P, Lp)
+    last, hidden = shared_prefix_hidden(model, ids, pmask, completion_ids, group_size)  # (P, C), (N, T, C)
+    first = last.repeat_interleave(group_size, dim=0).unsqueeze(1)  # (N, 1, C)
+    pred = torch.cat((first, hidden[:, :-1]), dim=1)  # (N, T, C)
+    return _score(pred.reshape(-1, pred.shape[-1]), None, completion_ids, completion_mask.bool(), model.lm_head,
+                  temperature, with_entropy, 1024)
