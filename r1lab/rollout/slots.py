@@ -25,13 +25,13 @@ request gets alone. Two things in torch's CPU kernels break that, and the step a
 On other hardware (GPU GEMMs choose kernels by shape) this is not guaranteed, and replies may
 differ from the single-request reply by float rounding.
 
-The per-layer arithmetic is `decode.decode_step`'s (fused q/k/v and gate/up, folded norms).
+The layers are `decode.decode_layers`, as in the engine's `decode_step` (fused q/k/v and gate/up,
+folded norms); only where the K/V go and how attention reads them differ.
 """
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from r1lab.models.forward import spec
@@ -105,11 +105,9 @@ def fill_order(rows: int, drop: set[int]) -> list[int]:
 
 def decode_rows(cache: SlotKVCache, tokens: Tensor) -> Tensor:
     """One token for each live row: tokens (A,) -> logits (A, V); writes each row's next slot."""
-    w, sp = cache.weights, cache.sp
-    a = cache.rows
+    sp, a = cache.sp, cache.rows
     b = round_up(a, ROW_QUANTUM)  # rows the GEMMs see
     nh, nkv, d = sp.n_heads, sp.n_kv_heads, sp.head_dim
-    nq, scale = (nh + nkv) * d, d ** -0.5
     pos = cache.lengths[:b]  # (B,) slot = RoPE position of the new token
     s = max(round_up(int(pos[:a].max()) + 1, KEY_QUANTUM), MIN_KEYS)  # key slots attended
     slot_of = ((torch.arange(b * nkv, device=cache.device) * cache.k.shape[3]).view(b, nkv)
@@ -117,32 +115,17 @@ def decode_rows(cache: SlotKVCache, tokens: Tensor) -> Tensor:
     bias = torch.zeros((b, 1, s), dtype=cache.dtype, device=cache.device)  # (B, 1, S) 0 / -inf
     bias.masked_fill_(torch.arange(s, device=cache.device) > pos[:, None, None], float("-inf"))
     bias = bias.repeat_interleave(nkv, dim=0)  # (B*Hkv, 1, S)
-    toks = tokens if b == a else torch.cat((tokens, tokens.new_zeros(b - a)))  # (B,)
-    x = F.embedding(toks, w.embed)  # (B, C)
-    cos, sin = w.cos.index_select(0, pos), w.sin.index_select(0, pos)  # (B, 1, D)
-    for i, (ln1, qkv, o, ln2, gu, down) in enumerate(w.layers):
-        h = ln1(x)  # (B, C)
-        if len(qkv) == 1:
-            y = dec._mm(h, qkv[0])  # (B, (H+2Hkv)*D)
-            qk, v = y[:, :nq].view(b, nh + nkv, d), y[:, nq:]
-        else:
-            qk = torch.cat([dec._mm(h, qkv[0]), dec._mm(h, qkv[1])], dim=-1).view(b, nh + nkv, d)
-            v = dec._mm(h, qkv[2])
-        qk = (qk * cos).add_(qk.roll(d // 2, dims=-1).mul_(sin))  # (B, H+Hkv, D) RoPE on q and k
+
+    def attend(i: int, qk: Tensor, v: Tensor) -> Tensor:
         cache.k[i].view(-1, d).index_copy_(0, slot_of, qk[:, nh:].reshape(b * nkv, d))  # each row's own slot
         cache.v[i].view(-1, d).index_copy_(0, slot_of, v.reshape(b * nkv, d))
         keys = cache.k[i, :b, :, :s].reshape(b * nkv, s, d).transpose(1, 2)  # (B*Hkv, D, S)
         vals = cache.v[i, :b, :, :s].reshape(b * nkv, s, d)  # (B*Hkv, S, D)
         q = qk[:, :nh].reshape(b * nkv, sp.n_rep, d)  # (B*Hkv, rep, D)
-        probs = torch.softmax(torch.baddbmm(bias, q, keys, alpha=scale), dim=-1)  # (B*Hkv, rep, S)
-        x = x + dec._mm(torch.bmm(probs, vals).view(b, nh * d), o)  # (B, C)
-        h = ln2(x)
-        if len(gu) == 1:
-            y = dec._mm(h, gu[0])  # (B, 2I)
-            inter = y.shape[-1] // 2
-            act = F.silu(y[:, :inter]).mul_(y[:, inter:])
-        else:
-            act = F.silu(dec._mm(h, gu[0])).mul_(dec._mm(h, gu[1]))
-        x = x + dec._mm(act, down)  # (B, C)
+        probs = torch.softmax(torch.baddbmm(bias, q, keys, alpha=d ** -0.5), dim=-1)  # (B*Hkv, rep, S)
+        return torch.bmm(probs, vals).view(b, nh * d)  # (B, H*D)
+
+    toks = tokens if b == a else torch.cat((tokens, tokens.new_zeros(b - a)))  # (B,)
+    logits = dec.decode_layers(cache.weights, toks, pos, attend)  # (B, V): every GEMM over all B rows
     cache.lengths[:a] += 1
-    return dec._mm(w.norm(x), w.head)[:a]  # (A, V); the head GEMM too over all B rows
+    return logits[:a]  # (A, V)
