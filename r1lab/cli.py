@@ -107,6 +107,35 @@ def grade(file: str = typer.Argument(..., help="JSONL file, one response per lin
     typer.echo(f"graded rows written to {out}")
 
 
+def _serve_doc() -> str:
+    from r1lab.serve.config import ServeConfig
+    return ("An OpenAI-compatible server (/v1/chat/completions, /v1/completions, /v1/models, /health) "
+            "with continuous batching and the model card's usage rules; binds 127.0.0.1 by default."
+            + _fields_help(ServeConfig))
+
+
+@app.command(context_settings=_EXTRA, help=_serve_doc())
+def serve(ctx: typer.Context, config: str = typer.Option(None, "--config", help="YAML config file")):
+    from r1lab.serve.config import ServeConfig
+    cfg = _config(ServeConfig, ctx, config)  # bad options fail before torch is imported
+    from r1lab.serve.server import serve as run_server
+    run_server(cfg)
+
+
+def _chat_doc() -> str:
+    from r1lab.serve.config import ChatConfig
+    return ("A terminal chat by the model card's usage rules, streamed: thinking dimmed, answer plain. "
+            "Commands: /think on|off, /reset, /exit." + _fields_help(ChatConfig))
+
+
+@app.command(context_settings=_EXTRA, help=_chat_doc())
+def chat(ctx: typer.Context, config: str = typer.Option(None, "--config", help="YAML config file")):
+    from r1lab.serve.config import ChatConfig
+    cfg = _config(ChatConfig, ctx, config)
+    from r1lab.serve.chat import chat as run_chat
+    run_chat(cfg)
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     warnings.filterwarnings("ignore", message=".*torch_dtype.*")
