@@ -3,6 +3,7 @@
 from r1lab.runs.checkpoint import Checkpoints, rng_state, set_rng_state, verify
 from r1lab.runs.resume import SAFE_TO_CHANGE, check_resume_config, resume_config, truncate_jsonl
 from r1lab.runs.rundir import RunDir
+from r1lab.runs.state import open_run, read_run_state, write_run_state
 
-__all__ = ["Checkpoints", "RunDir", "SAFE_TO_CHANGE", "check_resume_config", "resume_config", "rng_state",
-           "set_rng_state", "truncate_jsonl", "verify"]
+__all__ = ["Checkpoints", "RunDir", "SAFE_TO_CHANGE", "check_resume_config", "open_run", "read_run_state",
+           "resume_config", "rng_state", "set_rng_state", "truncate_jsonl", "verify", "write_run_state"]

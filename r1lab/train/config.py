@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from r1lab.config import ConfigError, help_field
 from r1lab.runs.trackers import TRACKERS
 from r1lab.train.presets import PRESETS
+from r1lab.verifiers.format import FORMATS
 
 
 @dataclass
@@ -55,6 +56,12 @@ class GRPOConfig:
     max_grad_norm: float = help_field(1.0, "gradient clipping norm")
     accuracy_weight: float = help_field(1.0, "weight of the accuracy reward")
     format_weight: float = help_field(1.0, "weight of the format reward")
+    format_rule: str = help_field("r1_zero", "what the format reward asks for: r1_zero (<think>...</think> <answer>..."
+                                             "</answer>) | readable (<think>...</think> then a summary in words, the "
+                                             "answer tag last; DeepSeek-R1's later stages)")
+    language_weight: float = help_field(0.0, "weight of DeepSeek-R1's language-consistency reward, added to the "
+                                             "others: the share of the chain of thought's words in the question's "
+                                             "language (r1lab/verifiers/language.py; 0 = off)")
     # evaluation (the paper's protocol: k samples at T=0.6, top-p 0.95)
     eval_problems: int = help_field(64, "held-out test problems for the before/after evaluation")
     eval_samples: int = help_field(4, "k: samples per problem for pass@1")
@@ -109,6 +116,8 @@ class GRPOConfig:
             (self.save_every >= 0 and self.keep_checkpoints >= 0, "save_every and keep_checkpoints must be >= 0"),
             (self.max_skipped_in_a_row >= 1, "max_skipped_in_a_row must be >= 1"),
             (self.lr > 0, "lr must be > 0"),
+            (self.format_rule in FORMATS, f"format_rule must be {' | '.join(FORMATS)}, got {self.format_rule!r}"),
+            (self.language_weight >= 0, f"language_weight must be >= 0, got {self.language_weight}"),
             (all(n.strip().lower() in (*TRACKERS, "none") for n in self.report_to.split(",") if n.strip()),
              f"report_to must be a comma-separated list of {', '.join(TRACKERS)}, got {self.report_to!r}"),
             (self.dtype in ("float32", "bfloat16"),

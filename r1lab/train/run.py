@@ -18,12 +18,11 @@ import time
 
 import torch
 
-from r1lab.config import save as save_config
 from r1lab.errors import UserError
 from r1lab.eval.protocol import EvalResult, evaluate
 from r1lab.models.io import load
 from r1lab.report import write_report
-from r1lab.runs import Checkpoints, RunDir, rng_state, set_rng_state, truncate_jsonl
+from r1lab.runs import RunDir, open_run, read_run_state, truncate_jsonl, write_run_state
 from r1lab.runs.trackers import open_trackers
 from r1lab.tasks import ProblemStream, get_task, take
 from r1lab.train.behaviour import AhaLog
@@ -46,10 +45,7 @@ def run(cfg: GRPOConfig, console: Console | None = None, resume: bool = False) -
         raise UserError(str(e.args[0])) from None
     if task.verifier not in VERIFIERS:
         raise UserError(f"unknown verifier {task.verifier!r}; known: {', '.join(VERIFIERS)}")
-    rundir = RunDir(cfg.output_dir, resume=resume)  # pre-flight: writable, disk space
-    ckpts = Checkpoints(rundir.path / "checkpoints", keep=cfg.keep_checkpoints)
-    ckpts.clean()
-    latest = ckpts.latest() if resume else None
+    rundir, ckpts, latest = open_run(cfg.output_dir, cfg.keep_checkpoints, resume)  # pre-flight: writable, space
     trackers = open_trackers(cfg.report_to, rundir.path, cfg, ckpts.complete()[-1][0] if latest else 0)
     model, tok = load(str(latest) if latest else cfg.model, DTYPES[cfg.dtype], cfg.device)
     threads = set_threads(cfg.threads)
@@ -114,9 +110,7 @@ def _restore(rundir: RunDir, trainer: GRPO, latest, base_done: bool) -> tuple[in
     step, position = 0, 0
     if latest is not None:
         trainer.load_state(latest)
-        state = torch.load(latest / "state.pt", weights_only=True)
-        set_rng_state(state["rng"])
-        step, position = trainer.steps_done, state["data_position"]
+        step, position = trainer.steps_done, read_run_state(latest)
     truncate_jsonl(rundir.path / "metrics.jsonl", lambda r: r.get("step", 0) <= step)
     truncate_jsonl(rundir.path / "aha.jsonl", lambda r: r.get("step", 0) <= step)
     truncate_jsonl(rundir.path / "samples.jsonl",
@@ -127,8 +121,7 @@ def _restore(rundir: RunDir, trainer: GRPO, latest, base_done: bool) -> tuple[in
 
 def _write_state(out, trainer: GRPO, stream: ProblemStream, cfg: GRPOConfig) -> None:
     trainer.save_state(out)
-    torch.save({"rng": rng_state(), "data_position": stream.position}, out / "state.pt")
-    save_config(cfg, out / "run_config.yaml")  # the run's config as it was when this was written
+    write_run_state(out, stream.position, cfg)
 
 
 def _summary(base: EvalResult, final: EvalResult, wall: float, cfg: GRPOConfig) -> dict:

@@ -1,0 +1,86 @@
+"""The pipeline's tables, from pipeline.json: every model on the same held-out problems, then the data.
+
+Columns of the first table (the evaluation of r1lab/pipeline/run.py):
+* pass@1 strict (the reward's rule: the answer in `<answer>` tags) and lenient (the stated answer
+  wherever it stands), over k samples per problem; pass@k;
+* mean length in completion tokens;
+* format: R1-Zero's strict `<think>…</think> <answer>…</answer>`, and the readable format
+  (`<think>…</think>`, then a summary in words; r1lab/verifiers/format.py);
+* language mixing: the share of responses whose chain of thought has any word outside the
+  question's language (r1lab/verifiers/language.py);
+* repetition: the mean share of repeated 4-grams in a response (r1lab/verifiers/behaviour.py);
+* wall time of the stage (training, sampling; the evaluation not included; "(resumed)" when the
+  stage was finished by a later invocation, whose time alone is counted);
+* against the reference stage (R1-Zero): the difference in strict pass@1, in points, and the
+  mixing rate as a share of the reference's.
+"""
+
+from __future__ import annotations
+
+from r1lab.pipeline.sample import FILTERS
+
+
+def markdown(state: dict, reference: str = "") -> str:
+    rows = [("base", "base model", state.get("base") or {}, None, False)]
+    rows += [(s["name"], f"{s['type']} from {s['from']}", s["eval"], s["wall_seconds"], s["resumed"])
+             for s in state["stages"] if s.get("eval")]
+    ref = next((r[2] for r in rows if r[0] == reference), None) if reference else None
+    head = ["stage", "what", "pass@1 strict", "pass@1 lenient", "pass@k", "mean length", "R1-Zero format",
+            "readable format", "language mixing", "repeated 4-grams", "wall s"]
+    if ref is not None:
+        head += [f"Δ pass@1 vs {reference} (points)", f"mixing ÷ {reference}'s"]
+    lines = [_row(head), "|" + "---|" * len(head)]
+    for name, what, e, wall, resumed in rows:
+        cells = [name, what, _pct(e.get("accuracy")), _pct(e.get("lenient_accuracy")),
+                 _pct(e.get("pass_at_k")), _num(e.get("mean_length"), 1), _pct(e.get("format_rate")),
+                 _pct(e.get("readable_rate")), _pct(e.get("language_mixing_rate")), _num(e.get("repeat_share"), 3),
+                 "—" if wall is None else f"{wall:.0f}" + (" (resumed)" if resumed else "")]
+        if ref is not None:
+            cells += [_delta(e.get("accuracy"), ref.get("accuracy")),
+                      _ratio(e.get("language_mixing_rate"), ref.get("language_mixing_rate"))]
+        lines.append(_row(cells))
+    base = state.get("base") or {}
+    intro = (f"Every model on the same {base.get('problems', '?')} held-out problems, {base.get('k', '?')} samples "
+             "each (temperature and top-p of the R1 protocol, R1-Zero template).")
+    return "\n".join([intro, "", *lines, "", *_data_table(state)])
+
+
+def _data_table(state: dict) -> list[str]:
+    head = ["stage", "samples or rows", "kept", *[f"removed: {f}" for f in FILTERS], "wall s"]
+    lines = ["The data stages: rejection sampling (removed by the first filter a sample fails, in this order) and "
+             "non-reasoning rows; SFT stages' examples and final loss.", "", _row(head),
+             "|" + "---|" * len(head)]
+    for s in state["stages"]:
+        m = s["summary"]
+        if s["type"] == "sample":
+            lines.append(_row([s["name"], str(m["samples"]), str(m["kept"]),
+                               *[str(m["removed_by"][f]) for f in FILTERS], f"{s['wall_seconds']:.0f}"]))
+        elif s["type"] == "nonreasoning":
+            lines.append(_row([s["name"], str(m["rows"]), str(m["rows"]), *["—"] * len(FILTERS),
+                               f"{s['wall_seconds']:.0f}"]))
+        elif s["type"] == "sft":
+            lines.append(_row([s["name"], f"{m['examples']} examples", f"final loss {m['final_loss']:.3f}",
+                               *["—"] * len(FILTERS), f"{s['wall_seconds']:.0f}"]))
+    return lines
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _pct(x) -> str:
+    return "—" if x is None else f"{100 * x:.1f}%"
+
+
+def _num(x, digits: int) -> str:
+    return "—" if x is None else f"{x:.{digits}f}"
+
+
+def _delta(x, ref) -> str:
+    return "—" if x is None or ref is None else f"{100 * (x - ref):+.1f}"
+
+
+def _ratio(x, ref) -> str:
+    if x is None or ref is None:
+        return "—"
+    return "—" if ref == 0 else f"{x / ref:.2f}"
