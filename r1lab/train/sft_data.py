@@ -7,7 +7,9 @@ Rendering (`encode`), by `template`:
   before it with the generation prompt), so each turn's text is a segment of the whole. Segments
   are tokenized one by one, as at inference the prompt is tokenized alone and the reply generated
   after it. The assistant segments (their text after the generation prompt, with the template's
-  end-of-turn tokens) are trained on; system and user segments are context.
+  end-of-turn tokens) are trained on; system and user segments are context. Consecutive context
+  segments are tokenized as one text (a prompt is, at inference): token boundaries fall only where
+  a reply starts or ends.
 * `r1_zero`: one user turn (a system turn is folded in front of it, as the usage rules do) and one
   assistant turn, rendered as the R1-Zero template around the question, then " " + the reply +
   eos: exactly what `train` and the evaluation prompt with, so a cold-started model answers
@@ -63,7 +65,7 @@ def encode(ex: ChatExample, tok, template: str, max_seq_len: int, stats: EncodeS
     else:
         segments = _chat_segments(ex, tok)
     ids, trained = [], []
-    for text, train in segments:
+    for text, train in _merge(segments):
         piece = tok(text, add_special_tokens=False).input_ids if text else []
         ids += piece
         trained += [train] * len(piece)
@@ -78,6 +80,18 @@ def encode(ex: ChatExample, tok, template: str, max_seq_len: int, stats: EncodeS
             stats.dropped += 1
         return None
     return Encoded(ids, trained, ex.where)
+
+
+def _merge(segments: list[tuple[str, bool]]) -> list[tuple[str, bool]]:
+    """Adjacent segments of the same kind joined: context is tokenized as one text, as a prompt is at
+    inference; only the edges between context and reply are token boundaries."""
+    out: list[tuple[str, bool]] = []
+    for text, train in segments:
+        if out and out[-1][1] == train:
+            out[-1] = (out[-1][0] + text, train)
+        else:
+            out.append((text, train))
+    return out
 
 
 def _r1_zero_segments(ex: ChatExample, tok) -> list[tuple[str, bool]]:
