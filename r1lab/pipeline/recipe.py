@@ -95,7 +95,11 @@ class Stage:
             values["model"] = model
         if self.type == "sft":
             values["data"] = ",".join(data)
-        return build(cls, values, where=f"stage {self.name!r} ({self.type})")
+        where = f"stage {self.name!r} ({self.type})"
+        try:
+            return build(cls, values, where=where)
+        except ConfigError as e:  # a value check of the config's own names no stage: add it
+            raise ConfigError(str(e) if str(e).startswith(where) else f"{where}: {e}") from None
 
 
 @dataclass
