@@ -1,0 +1,101 @@
+"""What the model is asked, and how its reply splits into reasoning and answer.
+
+The prompt rule (`--prompt`), written to results.json with the exact template:
+
+* `r1zero`: the R1-Zero template filled with the user turn (question, then the instruction if
+  any), sent as raw text. Locally it is tokenized as is; an endpoint needs `--api completions`
+  (a chat API would wrap it in the server's chat template). The model opens its own `<think>`;
+  generation stops after `</answer>`, as in training.
+* `chat` (R1's usage rules): one user message, no system prompt. Locally the model's chat
+  template renders it with the generation prompt, and `<think>\\n` is forced after it (unless
+  the template already ends with it). An endpoint gets the message through `/chat/completions`;
+  its own chat template decides the rest (DeepSeek-R1's ends with `<think>\\n`).
+* `auto` (default): `r1zero` for the built-in tasks (they are defined by that template and
+  graded from `<answer>` tags) and for the built-in tiny model, which was never taught a chat
+  format; `chat` for everything else.
+
+Splitting a reply: reasoning is the text inside `<think>...</think>`; the first `</think>` closes
+it, as vLLM's deepseek_r1 parser does. The answer is everything after it. A `<think>` that is
+never closed (a truncated thought) makes the whole text reasoning and the answer empty. Text
+with no `</think>` and no `<think>` is all answer. Only the answer is graded, as lighteval does.
+
+Format: under `r1zero`, the strict R1-Zero format of the whole response (the training reward's
+`format_reward`); under `chat`, a closed reasoning followed by a non-empty answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from r1lab.tasks.templates import CODE_INSTRUCTION, MATH_INSTRUCTION, R1_ZERO, r1_zero_prompt, user_turn
+from r1lab.verifiers import format_reward
+
+THINK_PREFIX = "<think>\n"
+R1ZERO_STOPS = ("</answer>",)
+INSTRUCTIONS = {"math": MATH_INSTRUCTION, "code": CODE_INSTRUCTION, "task": ""}
+
+
+@dataclass(frozen=True)
+class PromptRule:
+    style: str  # "r1zero" | "chat"
+    instruction: str  # appended to the question ("" for none)
+    think_prefix: str  # forced at the start of every generation ("" where the model or server decides)
+    stops: tuple[str, ...]  # strings that end a generation (kept in the reply)
+
+    def user_text(self, question: str) -> str:
+        """r1zero: the whole prompt; chat: the user message."""
+        turn = user_turn(question, self.instruction)
+        return r1_zero_prompt(turn) if self.style == "r1zero" else turn
+
+    def describe(self, example: str) -> dict:
+        template = (R1_ZERO.replace("{prompt}", "{question}" + ("\n\n{instruction}" if self.instruction else ""))
+                    if self.style == "r1zero" else
+                    "chat template of the model on [{'role': 'user', 'content': '{question}"
+                    + ("\\n\\n{instruction}" if self.instruction else "") + "'}] with the generation prompt")
+        return {"style": self.style, "template": template, "instruction": self.instruction or None,
+                "system_prompt": None, "think_prefix": self.think_prefix or None, "stop": list(self.stops),
+                "example": example}
+
+
+def prompt_rule(prompt: str, kind: str, instruction: str | None, local: bool, tiny: bool) -> PromptRule:
+    """The rule for `--prompt` on a benchmark of `kind` ("math" | "code" | "task")."""
+    style = prompt if prompt != "auto" else ("r1zero" if kind == "task" or tiny else "chat")
+    text = INSTRUCTIONS[kind] if instruction is None else instruction
+    if style == "r1zero":
+        return PromptRule("r1zero", text, "", R1ZERO_STOPS)
+    return PromptRule("chat", text, THINK_PREFIX if local else "", ())
+
+
+class Reply:
+    """One generated sample, split (see the module header)."""
+
+    __slots__ = ("reasoning", "answer", "full")
+
+    def __init__(self, reasoning: str | None, answer: str, full: str | None):
+        self.reasoning, self.answer, self.full = reasoning, answer, full
+
+    @classmethod
+    def from_text(cls, text: str) -> Reply:
+        head, closed, tail = text.partition("</think>")
+        if closed:
+            return cls(_drop_open(head), tail, text)
+        if "<think>" in text:
+            return cls(_drop_open(text), "", text)
+        return cls(None, text, text)
+
+    @classmethod
+    def from_parts(cls, reasoning: str | None, content: str | None) -> Reply:
+        """A chat message whose reasoning came in its own field (reasoning_content / reasoning)."""
+        if reasoning is None:
+            return cls.from_text(content or "")
+        return cls(reasoning, cls.from_text(content or "").answer, None)
+
+    def format_ok(self, style: str) -> bool:
+        if style == "r1zero":
+            return self.full is not None and format_reward(self.full) > 0
+        return self.reasoning is not None and bool(self.answer.strip())
+
+
+def _drop_open(text: str) -> str:
+    head, opened, tail = text.partition("<think>")
+    return tail if opened and not head.strip() else text
