@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from r1lab.config import fields_markdown
+from r1lab.eval.config import EvalConfig
 from r1lab.models.base_config import BaseConfig
 from r1lab.report.ablate import AblateConfig
 from r1lab.train.config import GRPOConfig
@@ -16,13 +17,13 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 def sync_readme() -> None:
     """Rewrite the README's field tables (run: python tests/test_readme.py)."""
     text = README.read_text()
-    for cls in (GRPOConfig, AblateConfig, BaseConfig):
+    for cls in (GRPOConfig, AblateConfig, BaseConfig, EvalConfig):
         block = f"<!-- fields:{cls.__name__} -->\n{fields_markdown(cls)}\n<!-- /fields -->"
         text = re.sub(rf"<!-- fields:{cls.__name__} -->.*?<!-- /fields -->", lambda m: block, text, flags=re.S)
     README.write_text(text)
 
 
-@pytest.mark.parametrize("cls", [GRPOConfig, AblateConfig, BaseConfig])
+@pytest.mark.parametrize("cls", [GRPOConfig, AblateConfig, BaseConfig, EvalConfig])
 def test_readme_field_tables_are_current(cls):
     text = README.read_text()
     block = re.search(rf"<!-- fields:{cls.__name__} -->\n(.*?)\n<!-- /fields -->", text, flags=re.S)

@@ -97,3 +97,16 @@ def test_token_split_sums_to_the_total():
     assert out == [10, 20, 70]
     out = _split_tokens(10, [0, 0, 0])
     assert sum(out) == 10 and max(out) - min(out) == 1
+
+
+def test_humaneval_is_graded_in_the_sandbox(tmp_path):
+    from r1lab.tasks.humaneval import load_humaneval
+    p = load_humaneval()[0]
+    right = f"```python\n{p.prompt}{p.canonical_solution}```"
+    wrong = f"```python\ndef {p.entry_point}(numbers, threshold):\n    return False\n```"
+    with ReplayServer({p.entry_point: [("plan", right), ("plan", wrong)]}) as server:
+        res = run_eval(EvalConfig(endpoint=server.url, model="m", benchmark="humaneval", limit=1, samples=2,
+                                  output_dir=str(tmp_path / "he")))
+    assert [(r["id"], r["correct"]) for r in rows(tmp_path / "he")] == [("HumanEval/0", True), ("HumanEval/0", False)]
+    assert res["pass@1"] == 0.5 and res["verifier"] == "code"
+    assert "Complete the Python function above" in server.requests[0]["messages"][0]["content"]
