@@ -26,7 +26,8 @@ class EvalConfig:
     endpoint: str = help_field("", "base URL of an OpenAI-compatible server, e.g. http://localhost:8000/v1 "
                                    "(empty: run --model locally through r1lab's rollout engine)")
     benchmark: str = help_field("", "math500 | aime24 | amc23 | gsm8k | humaneval | arithmetic | countdown, "
-                                    "a FILE.jsonl of id/question/answer rows, or a Hugging Face dataset ORG/NAME[:CONFIG]")
+                                    "a FILE.jsonl of id/question/answer rows, or a Hugging Face dataset "
+                                    "ORG/NAME[:CONFIG]")
     output_dir: str = help_field("", "directory for samples.jsonl, results.json and config.yaml (required)")
     samples: int | None = help_field(None, "K: samples per problem (default: aime24 64, amc23 16, humaneval 16, "
                                            "others 4)")

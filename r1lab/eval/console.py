@@ -34,7 +34,8 @@ def results_table(r: dict) -> Table:
         t.add_row(key, f"{r[key]:.1%}")
     t.add_row(f"cons@{k}", f"{r[f'cons@{k}']:.1%}")
     t.add_row("mean length (tokens)", "n/a" if r.get("mean_tokens") is None else f"{r['mean_tokens']:.1f}")
-    for key, label in (("truncation_rate", "truncated"), ("format_rate", "format"), ("unparseable_rate", "unparseable")):
+    for key, label in (("truncation_rate", "truncated"), ("format_rate", "format"),
+                       ("unparseable_rate", "unparseable")):
         t.add_row(label, f"{r[key]:.1%}")
     t.add_row("wall time", f"{r.get('wall_seconds', 0):.1f}s")
     return t

@@ -58,7 +58,8 @@ class EndpointBackend:
         self.cfg, self.rule, self.max_tokens = cfg, rule, max_tokens
         self.url = cfg.endpoint.rstrip("/") + ("/chat/completions" if cfg.api == "chat" else "/completions")
         key = os.environ.get("OPENAI_API_KEY")
-        self.client = httpx.Client(timeout=cfg.request_timeout, headers={"Authorization": f"Bearer {key}"} if key else {},
+        self.client = httpx.Client(timeout=cfg.request_timeout,
+                                   headers={"Authorization": f"Bearer {key}"} if key else {},
                                    limits=httpx.Limits(max_connections=cfg.concurrency))
         self.n_supported: bool | None = None  # unknown until a request with n > 1 is answered
         self._lock = threading.Lock()
@@ -113,7 +114,7 @@ class EndpointBackend:
         usage = data.get("usage") or {}
         tokens = _split_tokens(usage.get("completion_tokens"), [len(r.full or (r.reasoning or "") + r.answer)
                                                                  for r, _ in replies])
-        return [Sample(r, t, finish, len(replies) == 1) for (r, finish), t in zip(replies, tokens)]
+        return [Sample(r, t, finish, len(replies) == 1) for (r, finish), t in zip(replies, tokens, strict=True)]
 
     def _body(self, prompt: str, n: int) -> dict:
         body = {"model": self.cfg.model, "temperature": self.cfg.temperature, "top_p": self.cfg.top_p,
@@ -192,7 +193,8 @@ def _json(r: httpx.Response, url: str) -> dict:
     try:
         return r.json()
     except ValueError:
-        raise UserError(f"endpoint {url} answered {r.status_code} with a body that is not JSON: {r.text[:100]!r}") from None
+        raise UserError(f"endpoint {url} answered {r.status_code} with a body that is not JSON: "
+                        f"{r.text[:100]!r}") from None
 
 
 def _message(r: httpx.Response) -> str:

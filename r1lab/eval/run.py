@@ -36,7 +36,7 @@ from r1lab.eval.metrics import ProblemStats, problem_stats, summarize
 from r1lab.eval.prompts import PromptRule, prompt_rule
 from r1lab.eval.store import CONFIG, RESULTS, EvalDir, read_results
 from r1lab.tasks.benchmarks import Benchmark, load_benchmark
-from r1lab.verifiers import BATCH_VERIFIERS, get_verifier, same_answer
+from r1lab.verifiers import BATCH_VERIFIERS, VERIFIERS, get_verifier, same_answer
 
 WRITE_EVERY_S = 2.0
 
@@ -60,6 +60,7 @@ def run_eval(cfg: EvalConfig, resume: bool = False, console: Console | None = No
     cfg.require_run_fields()
     store = EvalDir(cfg.output_dir, resume)
     bench = load_benchmark(cfg.benchmark, cfg.verifier, cfg.limit, cfg.seed, cfg.split)
+    check_references(bench)
     cfg = _resolve(cfg, bench)
     if resume:
         _check_unchanged(store.saved_config(), cfg, store.path)
@@ -100,10 +101,25 @@ def report(output_dir: str, console: Console | None = None) -> dict:
     return results
 
 
+def check_references(bench: Benchmark) -> None:
+    """Grade an empty response against every reference: an unknown verifier or a reference the
+    verifier cannot read is a one-line error here, before any compute, naming where it came from."""
+    if bench.verifier not in VERIFIERS:
+        raise UserError(f"unknown verifier {bench.verifier!r}; known: {', '.join(VERIFIERS)}")
+    verify = VERIFIERS[bench.verifier]
+    for pid, p in zip(bench.ids, bench.problems, strict=True):
+        try:
+            verify("", p.answer)
+        except ValueError as e:
+            where = f"{bench.source}:{p.meta['line']}" if "line" in p.meta else f"{bench.name} problem {pid}"
+            raise UserError(f"{where}: bad reference for the {bench.verifier} verifier: {e}") from None
+
+
 def _resolve(cfg: EvalConfig, bench: Benchmark) -> EvalConfig:
     tiny = not cfg.endpoint and cfg.model in ("", "tiny")
     return dataclasses.replace(
-        cfg, samples=cfg.samples or bench.samples, limit=cfg.limit or (len(bench.ids) if bench.kind == "task" else None),
+        cfg, samples=cfg.samples or bench.samples,
+        limit=cfg.limit or (len(bench.ids) if bench.kind == "task" else None),
         max_tokens=cfg.max_tokens or (TINY_MAX_TOKENS if tiny else ENDPOINT_MAX_TOKENS))
 
 
@@ -156,10 +172,11 @@ class _Tracker:
         answers = [s.reply.answer for s in samples]
         grades = (self.batch(answers, [ref] * len(answers)) if self.batch and len(answers) > 1
                   else [self.verify(a, ref) for a in answers])
-        rows = [{"id": job.id, "sample": i, "prompt": job.prompt, "reasoning": s.reply.reasoning, "answer": s.reply.answer,
+        rows = [{"id": job.id, "sample": i, "prompt": job.prompt, "reasoning": s.reply.reasoning,
+                 "answer": s.reply.answer,
                  "extracted": g.extracted, "correct": g.correct, "tokens": s.tokens, "tokens_exact": s.tokens_exact,
                  "finish_reason": s.finish_reason, "format": s.reply.format_ok(self.rule.style)}
-                for i, s, g in zip(job.samples, samples, grades)]
+                for i, s, g in zip(job.samples, samples, grades, strict=True)]
         self.store.append(rows)
         self.rows[job.id].update((r["sample"], r) for r in rows)
         self.done += len(rows)

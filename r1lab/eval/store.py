@@ -30,7 +30,8 @@ class EvalDir:
         self.path = Path(path)
         holds = (self.path / CONFIG).exists() or (self.path / SAMPLES).exists()
         if holds and not resume:
-            raise UserError(f"{self.path} already holds an eval: continue it with --resume, or choose another --output-dir")
+            raise UserError(f"{self.path} already holds an eval: continue it with --resume, "
+                            "or choose another --output-dir")
         if resume and not (self.path / CONFIG).is_file():
             raise UserError(f"{self.path}: nothing to resume (no {CONFIG})")
         try:

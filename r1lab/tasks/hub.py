@@ -29,11 +29,12 @@ ID_FIELDS = ("id", "unique_id", "problem_id", "task_id")
 
 
 def offline() -> bool:
-    return any(os.environ.get(v, "").upper() in ("1", "ON", "YES", "TRUE") for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
+    return any(os.environ.get(v, "").upper() in ("1", "ON", "YES", "TRUE")
+               for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
 
 
-def load_hub_benchmark(spec: str, split: str, verifier: str, limit: int | None):
-    from r1lab.tasks.benchmarks import DEFAULT_SAMPLES, Benchmark
+def hub_problems(spec: str, split: str, limit: int | None) -> tuple[list[str], list[Problem], str]:
+    """(ids, problems, source) of the first `limit` rows of dataset `spec` = ORG/NAME[:CONFIG]."""
     if offline():
         raise UserError(f"benchmark {spec!r} is a Hugging Face dataset id, but HF_HUB_OFFLINE is set: "
                         "use a built-in name or a local FILE.jsonl")
@@ -47,7 +48,7 @@ def load_hub_benchmark(spec: str, split: str, verifier: str, limit: int | None):
     if len(set(ids)) != len(ids):
         ids = [str(i) for i in range(len(rows))]
     problems = [Problem(str(r[q]), str(r[a]), name.split("/")[-1], {"row": i}) for i, r in enumerate(rows)]
-    return Benchmark(spec, ids, problems, verifier, DEFAULT_SAMPLES, "math", f"huggingface.co/datasets/{name} ({split})")
+    return ids, problems, f"huggingface.co/datasets/{name} ({split})"
 
 
 def _column(spec: str, row: dict, names: tuple[str, ...], what: str) -> str:

@@ -109,7 +109,7 @@ def _cons_loop(ids, correct):
         return 0.0
     top = max(votes.values())
     tied = [c for c, v in votes.items() if v == top]
-    share = [sum(ok for i, ok in zip(ids, correct) if i == c) / votes[c] for c in tied]
+    share = [sum(ok for i, ok in zip(ids, correct, strict=True) if i == c) / votes[c] for c in tied]
     return sum(share) / len(tied)
 
 
@@ -120,7 +120,7 @@ def test_cons_batch_matches_a_loop(seed):
     ids = torch.randint(-1, min(n, 4), (64, n), generator=g)  # few clusters: many ties
     correct = torch.rand(64, n, generator=g) < 0.4
     out, m = cons_at_k_batch(ids, correct)
-    ref = [_cons_loop(i.tolist(), c.tolist()) for i, c in zip(ids, correct)]
+    ref = [_cons_loop(i.tolist(), c.tolist()) for i, c in zip(ids, correct, strict=True)]
     assert out.tolist() == pytest.approx(ref, abs=1e-12) and m[f"cons@{n}"] == pytest.approx(sum(ref) / 64)
     with pytest.raises(ValueError):
         cons_at_k_batch(torch.tensor([[0, 2]]), torch.tensor([[True, True]]))  # ids must be < n = 2

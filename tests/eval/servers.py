@@ -80,13 +80,15 @@ class ModelServer(_Server):
         stops = [stops] if isinstance(stops, str) else stops
         n = body.get("n", 1)
         params = SamplingParams(temperature=body.get("temperature", 1.0), top_p=body.get("top_p", 1.0),
-                                max_new_tokens=body.get("max_tokens", 16), stop_sequences=stop_sequences(self.tok, stops))
+                                max_new_tokens=body.get("max_tokens", 16),
+                                stop_sequences=stop_sequences(self.tok, stops))
+        gen = torch.Generator().manual_seed(body.get("seed", 0))
         with self.lock:
-            ro = generate(self.model, encode_prompts(self.tok, [prompt]), n, params, eos_token_id=self.tok.eos_token_id,
-                          pad_token_id=self.tok.pad_token_id, generator=torch.Generator().manual_seed(body.get("seed", 0)))
+            ro = generate(self.model, encode_prompts(self.tok, [prompt]), n, params, generator=gen,
+                          eos_token_id=self.tok.eos_token_id, pad_token_id=self.tok.pad_token_id)
+        texts = decode_completions(self.tok, ro.completion_ids, ro.completion_mask)
         choices = []
-        for i, (text, cut) in enumerate(zip(decode_completions(self.tok, ro.completion_ids, ro.completion_mask),
-                                            ro.truncated.tolist())):
+        for i, (text, cut) in enumerate(zip(texts, ro.truncated.tolist(), strict=True)):
             for s in stops:
                 if not cut and text.endswith(s):
                     text = text[:-len(s)]
@@ -141,7 +143,10 @@ class ReplayServer(_Server):
 
     def _choice(self, i: int, reasoning: str | None, answer: str | None, chat: bool) -> dict:
         finish = "length" if answer is None else "stop"
-        inline = (answer or "") if reasoning is None else f"<think>\n{reasoning}" + ("" if answer is None else f"\n</think>\n\n{answer}")
+        if reasoning is None:
+            inline = answer or ""
+        else:
+            inline = f"<think>\n{reasoning}" + ("" if answer is None else f"\n</think>\n\n{answer}")
         if not chat:
             return {"index": i, "text": inline, "finish_reason": finish}
         if self.reasoning_as == "inline":

@@ -21,7 +21,8 @@ REPLIES = {
                         ("hmm", "\\boxed{41}"), ("hmm \\boxed{42}", "\\boxed{41}"), ("ok", "\\boxed{42}")],
 }
 EXPECTED = {  # (id, sample) -> (extracted, correct)
-    ("half", 0): ("\\frac{1}{2}", True), ("half", 1): ("0.5", True), ("half", 2): ("3", False), ("half", 3): (None, None),
+    ("half", 0): ("\\frac{1}{2}", True), ("half", 1): ("0.5", True), ("half", 2): ("3", False),
+    ("half", 3): (None, None),
     ("six", 0): ("42", True), ("six", 1): ("41", False), ("six", 2): ("41", False), ("six", 3): ("42", True),
 }
 

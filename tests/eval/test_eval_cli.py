@@ -14,7 +14,8 @@ import pytest
 from tests.cli.test_cli import ENV, assert_user_error
 from tests.eval.servers import ModelServer, ReplayServer
 
-SAME_FIELDS = ("id", "sample", "prompt", "reasoning", "answer", "extracted", "correct", "tokens", "finish_reason", "format")
+SAME_FIELDS = ("id", "sample", "prompt", "reasoning", "answer", "extracted", "correct", "tokens", "finish_reason",
+               "format")
 METRICS = ("n_problems", "samples_per_problem", "pass@1", "pass@1_stderr", "pass@2", "cons@2", "mean_tokens",
            "truncation_rate", "format_rate", "unparseable_rate", "protocol", "verifier", "n_problems_total", "complete")
 
@@ -34,7 +35,8 @@ def results(out):
 
 @pytest.mark.slow
 def test_local_and_endpoint_agree_at_temperature_0(tmp_path):
-    common = ["--benchmark", "arithmetic", "--limit", "6", "--samples", "2", "--temperature", "0", "--max-tokens", "128"]
+    common = ["--benchmark", "arithmetic", "--limit", "6", "--samples", "2", "--temperature", "0",
+              "--max-tokens", "128"]
     local = r1lab("--model", "tiny", *common, "--threads", "1", "--output-dir", tmp_path / "local")
     assert local.returncode == 0, local.stderr
     with ModelServer("tiny") as server:
@@ -59,7 +61,8 @@ def _bench(tmp_path, content: bytes):
 
 @pytest.mark.parametrize("case,make_bench,needles", [
     ("unknown-benchmark", lambda t: "math501", ["unknown benchmark 'math501'", "math500"]),
-    ("malformed-row", lambda t: _bench(t, b'{"question": "1+1?", "answer": "2"}\n{oops\n'), ["bad.jsonl:2: malformed JSON"]),
+    ("malformed-row", lambda t: _bench(t, b'{"question": "1+1?", "answer": "2"}\n{oops\n'),
+     ["bad.jsonl:2: malformed JSON"]),
     ("missing-field", lambda t: _bench(t, b'{"question": "1+1?"}\n'), ["bad.jsonl:1: row has no field 'answer'"]),
 ])
 def test_bad_benchmarks_fail_before_any_compute(tmp_path, case, make_bench, needles):

@@ -24,7 +24,8 @@ def test_hand_worked_summary():
     assert r["cons@4"] == 0.5  # problem 1: the wrong cluster has 2 votes; problem 2: the right one 3
     assert r["mean_tokens"] == pytest.approx(58 / 7)  # the unknown length is left out
     assert (r["truncation_rate"], r["format_rate"], r["unparseable_rate"]) == (1 / 8, 6 / 8, 1 / 8)
-    assert (r["n_problems"], r["samples_per_problem"]) == (2, 4) and summarize([], 4) == {"n_problems": 0, "samples_per_problem": 4}
+    assert (r["n_problems"], r["samples_per_problem"]) == (2, 4)
+    assert summarize([], 4) == {"n_problems": 0, "samples_per_problem": 4}
     assert ks_for(6) == [1, 2, 4, 6] and ks_for(1) == [1] and ks_for(64)[-2:] == [32, 64]
 
 

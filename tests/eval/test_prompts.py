@@ -36,7 +36,8 @@ def test_prompt_rule_defaults():
     chat = prompt_rule("auto", "math", None, local=True, tiny=False)
     assert (chat.style, chat.think_prefix, chat.stops) == ("chat", "<think>\n", ())
     assert chat.user_text("Find x.") == "Find x.\n\n" + MATH_INSTRUCTION
-    assert prompt_rule("auto", "math", None, local=False, tiny=False).think_prefix == ""  # the server's template decides
+    endpoint = prompt_rule("auto", "math", None, local=False, tiny=False)
+    assert endpoint.think_prefix == ""  # the server's chat template decides
     assert prompt_rule("chat", "math", "", local=True, tiny=False).user_text("Find x.") == "Find x."
     d = chat.describe("EXAMPLE")
     assert d["system_prompt"] is None and d["instruction"] == MATH_INSTRUCTION and d["example"] == "EXAMPLE"

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from r1lab.errors import UserError
-from r1lab.tasks import get_task, take
-from r1lab.tasks import hub
+from r1lab.eval.run import check_references
+from r1lab.tasks import get_task, hub, take
 from r1lab.tasks.benchmarks import DATA, SHIPPED, load_benchmark
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,14 +55,16 @@ def test_jsonl_file_ids_verifier_and_errors(tmp_path):
     b = load_benchmark(str(p), verifier="gsm8k")
     assert b.ids == ["7", "line3"] and b.verifier == "gsm8k" and b.samples == 4
     assert load_benchmark(str(p)).verifier == "math"
-    p.write_text(json.dumps({"id": 1, "question": "q", "answer": "1"}) + "\n" + json.dumps({"id": 1, "question": "r", "answer": "2"}) + "\n")
+    p.write_text(json.dumps({"id": 1, "question": "q", "answer": "1"}) + "\n"
+                 + json.dumps({"id": 1, "question": "r", "answer": "2"}) + "\n")
     with pytest.raises(UserError, match="mine.jsonl:2: duplicate id '1'"):
         load_benchmark(str(p))
     p.write_text(json.dumps({"question": "q", "answer": "no number here"}) + "\n")
+    bad = load_benchmark(str(p), verifier="gsm8k")
     with pytest.raises(UserError, match="mine.jsonl:1: bad reference for the gsm8k verifier"):
-        load_benchmark(str(p), verifier="gsm8k")
+        check_references(bad)  # r1lab eval runs it before any compute
     with pytest.raises(UserError, match="unknown verifier 'chess'"):
-        load_benchmark(str(p), verifier="chess")
+        check_references(load_benchmark(str(p), verifier="chess"))
     with pytest.raises(UserError, match="file not found"):
         load_benchmark(str(tmp_path / "none.jsonl"))
 
