@@ -4,8 +4,9 @@ Requests: `POST {endpoint}/chat/completions` with one user message (`--api chat`
 `POST {endpoint}/completions` with the raw prompt (`--api completions`), plus `model`,
 `temperature`, `top_p`, `max_tokens`, and `n` when more than one sample is wanted.
 
-* Concurrency: a pool of `concurrency` threads, one request in flight each. Replies come back
-  to the calling thread, which grades and writes them.
+* Concurrency: `concurrency` worker threads, one request in flight each. Replies come back to
+  the calling thread, which grades and writes them. The workers are daemon threads, so an error
+  or an interrupt never waits for the requests still in flight.
 * `n`: a problem's missing samples are asked for in one request. A server that rejects `n` (a
   4xx to a request with n > 1 that the same request without `n` does not get) or ignores it
   (fewer choices than asked) is asked one sample per request from then on. Extra choices are
@@ -31,9 +32,9 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import Iterator
 
 import httpx
@@ -75,26 +76,38 @@ class EndpointBackend:
         self.client.close()
 
     def run(self, jobs: list[Job]) -> Iterator[tuple[Job, list[Sample]]]:
-        pool = ThreadPoolExecutor(self.cfg.concurrency, thread_name_prefix="r1lab-eval")
-        pending = {}
+        todo: queue.Queue = queue.Queue()
+        done: queue.Queue = queue.Queue()
 
-        def submit(job: Job) -> None:
-            pending[pool.submit(self._request, job)] = job
+        def worker() -> None:
+            while (job := todo.get()) is not None:
+                try:
+                    done.put((job, self._request(job), None))
+                except BaseException as e:  # noqa: BLE001 - handed to the calling thread, which raises it
+                    done.put((job, None, e))
+        # daemon threads: an error or Ctrl-C in the calling thread never waits for requests in flight
+        workers = [threading.Thread(target=worker, daemon=True, name=f"r1lab-eval-{i}")
+                   for i in range(self.cfg.concurrency)]
+        for w in workers:
+            w.start()
+        for job in jobs:
+            todo.put(job)
+        outstanding = len(jobs)
         try:
-            for job in jobs:
-                submit(job)
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    job = pending.pop(fut)
-                    samples = fut.result()
-                    yield job._replace(samples=job.samples[:len(samples)]), samples
-                    for i in job.samples[len(samples):]:  # the server gave fewer than asked
-                        submit(job._replace(samples=(i,)))
+            while outstanding:
+                job, samples, error = done.get()
+                outstanding -= 1
+                if error is not None:
+                    raise error
+                yield job._replace(samples=job.samples[:len(samples)]), samples
+                for i in job.samples[len(samples):]:  # the server gave fewer than asked: one request each
+                    todo.put(job._replace(samples=(i,)))
+                    outstanding += 1
         finally:
-            for fut in pending:
-                fut.cancel()
-            pool.shutdown(wait=False, cancel_futures=True)
+            with todo.mutex:
+                todo.queue.clear()
+            for _ in workers:
+                todo.put(None)
 
     # ------------------------------------------------------------------ one request
 

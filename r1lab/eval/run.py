@@ -26,7 +26,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from r1lab import __version__
+import r1lab
 from r1lab.config import ConfigError, build, load
 from r1lab.errors import UserError
 from r1lab.eval.backends import Job, Sample
@@ -201,7 +201,7 @@ class _Tracker:
             "protocol": {"temperature": cfg.temperature, "top_p": cfg.top_p, "max_tokens": cfg.max_tokens,
                          "samples_per_problem": cfg.samples, "seed": cfg.seed,
                          "prompt": self.rule.describe(self.example)},
-            "wall_seconds": self.earlier + time.time() - self.start, "r1lab_version": __version__,
+            "wall_seconds": self.earlier + time.time() - self.start, "r1lab_version": r1lab.__version__,
         }
         self.store.write_results(results)
         return results
