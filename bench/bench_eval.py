@@ -62,7 +62,8 @@ def peer(problems: int, samples: int, threads: int) -> tuple[int, float, float, 
 def endpoint(problems: int, samples: int, concurrency: int, delay: float, out: Path) -> tuple[int, float, dict]:
     bench = out.parent / "questions.jsonl"
     bench.write_text("".join(f'{{"question": "What is {i} + {i}?", "answer": "{2 * i}"}}\n' for i in range(problems)))
-    with ReplayServer({"": [("adding", "\\boxed{0}")]}, n_mode="rejected", delay=delay) as server:
+    replies = {f"What is {i} + {i}?": [("adding", f"\\boxed{{{2 * i}}}")] for i in range(problems)}
+    with ReplayServer(replies, n_mode="rejected", delay=delay) as server:
         cfg = EvalConfig(endpoint=server.url, model="replay", benchmark=str(bench), samples=samples,
                          concurrency=concurrency, output_dir=str(out))
         start = time.perf_counter()

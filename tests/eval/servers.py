@@ -26,6 +26,9 @@ class _Server:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as real servers do
+            disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
+
             def do_POST(self):  # noqa: N802 - http.server's name
                 body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
                 status, payload, headers = owner.respond(self.path, body)
@@ -40,6 +43,7 @@ class _Server:
             def log_message(self, *args):
                 pass
 
+        ThreadingHTTPServer.request_queue_size = 128  # socketserver's default backlog of 5 drops bursts of connects
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)  # port 0: any free one
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
