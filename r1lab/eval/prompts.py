@@ -52,9 +52,12 @@ class PromptRule:
                     if self.style == "r1zero" else
                     "chat template of the model on [{'role': 'user', 'content': '{question}"
                     + ("\\n\\n{instruction}" if self.instruction else "") + "'}] with the generation prompt")
-        return {"style": self.style, "template": template, "instruction": self.instruction or None,
-                "system_prompt": None, "think_prefix": self.think_prefix or None, "stop": list(self.stops),
-                "example": example}
+        out = {"style": self.style, "template": template, "instruction": self.instruction or None,
+               "system_prompt": None, "think_prefix": self.think_prefix or None, "stop": list(self.stops),
+               "example": example}
+        if self.style == "r1zero":  # what r1_zero_prompt does with the template's full stop
+            out["note"] = "a user turn ending in . ? or ! keeps its own mark instead of the template's full stop"
+        return out
 
 
 def prompt_rule(prompt: str, kind: str, instruction: str | None, local: bool, tiny: bool) -> PromptRule:
