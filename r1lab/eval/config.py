@@ -15,8 +15,8 @@ APIS = ("chat", "completions")
 ENDPOINT_MAX_TOKENS = 32768  # the paper's generation limit
 TINY_MAX_TOKENS = 128  # the built-in tasks' completion limit (r1lab train's max_new_tokens)
 # Fields that decide what a sample is: a resumed eval must keep them (the rest may change).
-SAMPLE_FIELDS = ("model", "endpoint", "benchmark", "split", "verifier", "prompt", "instruction", "api",
-                 "temperature", "top_p", "max_tokens", "seed", "dtype")
+SAMPLE_FIELDS = ("model", "endpoint", "benchmark", "split", "verifier", "prompt", "instruction", "system_prompt",
+                 "force_think", "api", "temperature", "top_p", "max_tokens", "seed", "dtype")
 
 
 @dataclass
@@ -39,6 +39,10 @@ class EvalConfig:
                                      "tasks and the tiny model, chat otherwise")
     instruction: str | None = help_field(None, "text after the question (default: math benchmarks the boxed "
                                                "instruction, humaneval a code instruction, built-in tasks none)")
+    system_prompt: str = help_field("", "system message before the question (chat prompt only; R1's usage rules: "
+                                        "none)")
+    force_think: bool = help_field(True, "local chat prompt: start every generation with '<think>\\n' (R1's usage "
+                                         "rules)")
     api: str = help_field("chat", "endpoint API: chat (/chat/completions) | completions (/completions, raw text)")
     temperature: float = help_field(0.6, "sampling temperature (paper: 0.6; 0 is greedy)")
     top_p: float = help_field(0.95, "nucleus sampling threshold (paper: 0.95)")

@@ -133,7 +133,7 @@ class EndpointBackend:
         body = {"model": self.cfg.model, "temperature": self.cfg.temperature, "top_p": self.cfg.top_p,
                 "max_tokens": self.max_tokens}
         if self.cfg.api == "chat":
-            body["messages"] = [{"role": "user", "content": prompt}]
+            body["messages"] = self.rule.messages(prompt)
         else:
             body["prompt"] = prompt
             if self.rule.stops:

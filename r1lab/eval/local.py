@@ -44,8 +44,7 @@ class LocalBackend:
     def render(self, user_text: str) -> str:
         if self.rule.style == "r1zero":
             return user_text
-        text = self.tok.apply_chat_template([{"role": "user", "content": user_text}], tokenize=False,
-                                            add_generation_prompt=True)
+        text = self.tok.apply_chat_template(self.rule.messages(user_text), tokenize=False, add_generation_prompt=True)
         return text if text.endswith(self.rule.think_prefix) else text + self.rule.think_prefix
 
     def describe(self) -> dict:

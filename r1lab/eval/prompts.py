@@ -6,10 +6,11 @@ The prompt rule (`--prompt`), written to results.json with the exact template:
   any), sent as raw text. Locally it is tokenized as is; an endpoint needs `--api completions`
   (a chat API would wrap it in the server's chat template). The model opens its own `<think>`;
   generation stops after `</answer>`, as in training.
-* `chat` (R1's usage rules): one user message, no system prompt. Locally the model's chat
-  template renders it with the generation prompt, and `<think>\\n` is forced after it (unless
-  the template already ends with it). An endpoint gets the message through `/chat/completions`;
-  its own chat template decides the rest (DeepSeek-R1's ends with `<think>\\n`).
+* `chat` (R1's usage rules): one user message and no system prompt (`--system-prompt` adds
+  one). Locally the model's chat template renders it with the generation prompt, and
+  `<think>\\n` is forced after it (unless the template already ends with it; `--force-think
+  false` turns it off). An endpoint gets the messages through `/chat/completions`; its own chat
+  template decides the rest (DeepSeek-R1's ends with `<think>\\n`).
 * `auto` (default): `r1zero` for the built-in tasks (they are defined by that template and
   graded from `<answer>` tags) and for the built-in tiny model, which was never taught a chat
   format; `chat` for everything else.
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from r1lab.config import ConfigError
 from r1lab.tasks.templates import CODE_INSTRUCTION, MATH_INSTRUCTION, R1_ZERO, r1_zero_prompt, user_turn
 from r1lab.verifiers import format_reward
 
@@ -41,11 +43,17 @@ class PromptRule:
     instruction: str  # appended to the question ("" for none)
     think_prefix: str  # forced at the start of every generation ("" where the model or server decides)
     stops: tuple[str, ...]  # strings that end a generation (kept in the reply)
+    system: str = ""  # a system message before the user turn (chat only; "" for none)
 
     def user_text(self, question: str) -> str:
         """r1zero: the whole prompt; chat: the user message."""
         turn = user_turn(question, self.instruction)
         return r1_zero_prompt(turn) if self.style == "r1zero" else turn
+
+    def messages(self, user_text: str) -> list[dict]:
+        """The chat messages for one user message."""
+        system = [{"role": "system", "content": self.system}] if self.system else []
+        return system + [{"role": "user", "content": user_text}]
 
     def describe(self, example: str) -> dict:
         template = (R1_ZERO.replace("{prompt}", "{question}" + ("\n\n{instruction}" if self.instruction else ""))
@@ -53,20 +61,23 @@ class PromptRule:
                     "chat template of the model on [{'role': 'user', 'content': '{question}"
                     + ("\\n\\n{instruction}" if self.instruction else "") + "'}] with the generation prompt")
         out = {"style": self.style, "template": template, "instruction": self.instruction or None,
-               "system_prompt": None, "think_prefix": self.think_prefix or None, "stop": list(self.stops),
-               "example": example}
+               "system_prompt": self.system or None, "think_prefix": self.think_prefix or None,
+               "stop": list(self.stops), "example": example}
         if self.style == "r1zero":  # what r1_zero_prompt does with the template's full stop
             out["note"] = "a user turn ending in . ? or ! keeps its own mark instead of the template's full stop"
         return out
 
 
-def prompt_rule(prompt: str, kind: str, instruction: str | None, local: bool, tiny: bool) -> PromptRule:
+def prompt_rule(prompt: str, kind: str, instruction: str | None, local: bool, tiny: bool, system: str = "",
+                force_think: bool = True) -> PromptRule:
     """The rule for `--prompt` on a benchmark of `kind` ("math" | "code" | "task")."""
     style = prompt if prompt != "auto" else ("r1zero" if kind == "task" or tiny else "chat")
     text = INSTRUCTIONS[kind] if instruction is None else instruction
     if style == "r1zero":
+        if system:
+            raise ConfigError("--system-prompt needs --prompt chat (the R1-Zero template has no system turn)")
         return PromptRule("r1zero", text, "", R1ZERO_STOPS)
-    return PromptRule("chat", text, THINK_PREFIX if local else "", ())
+    return PromptRule("chat", text, THINK_PREFIX if local and force_think else "", (), system)
 
 
 class Reply:

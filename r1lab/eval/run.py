@@ -65,7 +65,8 @@ def run_eval(cfg: EvalConfig, resume: bool = False, console: Console | None = No
     if resume:
         _check_unchanged(store.saved_config(), cfg, store.path)
     local = not cfg.endpoint
-    rule = prompt_rule(cfg.prompt, bench.kind, cfg.instruction, local, tiny=local and cfg.model in ("", "tiny"))
+    rule = prompt_rule(cfg.prompt, bench.kind, cfg.instruction, local, tiny=local and cfg.model in ("", "tiny"),
+                       system=cfg.system_prompt, force_think=cfg.force_think)
     backend = _backend(cfg, rule)
     earlier = read_results(store.path).get("wall_seconds", 0.0) if resume and (store.path / RESULTS).exists() else 0.0
     try:

@@ -75,8 +75,10 @@ def test_three_reasoning_forms_grade_the_same(tmp_path, n_mode):
 
 def test_retries_on_429_and_5xx_then_succeed(tmp_path):
     with ReplayServer(REPLIES, script=[429, 503, 502]) as server:
-        res = run_eval(config(tmp_path, server, "retry", max_retries=3))
+        res = run_eval(config(tmp_path, server, "retry", max_retries=3, system_prompt="Be brief."))
     assert len(server.requests) == 5 and res["n_problems"] == 2 and res["pass@1"] == 0.5
+    assert server.requests[-1]["messages"][0] == {"role": "system", "content": "Be brief."}
+    assert res["protocol"]["prompt"]["system_prompt"] == "Be brief."
 
 
 @pytest.mark.parametrize("script,retries,needle,requests", [

@@ -2,6 +2,7 @@
 
 import pytest
 
+from r1lab.config import ConfigError
 from r1lab.eval.prompts import Reply, prompt_rule
 from r1lab.tasks.templates import MATH_INSTRUCTION
 
@@ -39,6 +40,11 @@ def test_prompt_rule_defaults():
     endpoint = prompt_rule("auto", "math", None, local=False, tiny=False)
     assert endpoint.think_prefix == ""  # the server's chat template decides
     assert prompt_rule("chat", "math", "", local=True, tiny=False).user_text("Find x.") == "Find x."
+    assert chat.messages("hi") == [{"role": "user", "content": "hi"}]
+    sys_rule = prompt_rule("chat", "math", None, local=True, tiny=False, system="Be brief.", force_think=False)
+    assert sys_rule.messages("hi")[0] == {"role": "system", "content": "Be brief."} and sys_rule.think_prefix == ""
+    with pytest.raises(ConfigError, match="--system-prompt needs --prompt chat"):
+        prompt_rule("r1zero", "math", None, local=True, tiny=False, system="Be brief.")
     d = chat.describe("EXAMPLE")
     assert d["system_prompt"] is None and d["instruction"] == MATH_INSTRUCTION and d["example"] == "EXAMPLE"
     assert "{question}\\n\\n{instruction}" in d["template"]
