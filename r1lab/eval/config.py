@@ -59,7 +59,7 @@ class EvalConfig:
     device: str = help_field("cpu", "local: torch device: cpu | cuda")
     dtype: str = help_field("float32", "local: model dtype: float32 | bfloat16")
 
-    def validate(self) -> None:
+    def __post_init__(self) -> None:  # complete when constructed: an invalid config never exists
         checks = [
             (self.prompt in PROMPTS, f"prompt must be {' | '.join(PROMPTS)}, got {self.prompt!r}"),
             (self.api in APIS, f"api must be {' | '.join(APIS)}, got {self.api!r}"),
