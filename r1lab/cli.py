@@ -101,7 +101,8 @@ def _eval_doc() -> str:
 
 @app.command("eval", context_settings=_EXTRA, help=_eval_doc())
 def eval_(ctx: typer.Context, config: str = typer.Option(None, "--config", help="YAML config file"),
-          resume: bool = typer.Option(False, "--resume", help="continue DIR: keep its samples, generate the missing ones"),
+          resume: bool = typer.Option(False, "--resume",
+                                      help="continue DIR: keep its samples, generate the missing ones"),
           report_only: bool = typer.Option(False, "--report-only", help="print DIR/results.json as a table (also "
                                            "while an eval is running) and exit")):
     from r1lab.eval.run import eval_config, report, run_eval

@@ -19,7 +19,7 @@ Reward shaping (``overlong``):
 - ``overlong_penalty``      0, then linear to -1 over the last cache_len tokens   DAPO
 Evaluation (``passk``):
 - ``pass_at_k``, ``pass_at_k_batch``   unbiased 1 - C(n-c,k)/C(n,k)   Codex arXiv 2107.03374; R1 eval
-- ``cluster_answers``, ``cons_at_k_batch``   majority vote over equivalent answers, ties at expected value   R1's cons@64
+- ``cluster_answers``, ``cons_at_k_batch``   vote over equivalent answers, ties at expected value   R1's cons@64
 """
 from r1lab.algos.advantages import batch_std_advantages, drgrpo_advantages, grpo_advantages
 from r1lab.algos.aggregate import seq_mean_token_mean, seq_sum_constant, token_mean
