@@ -57,6 +57,20 @@ def eval_config(config_file: str | None, overrides: dict, resume: bool) -> EvalC
 def run_eval(cfg: EvalConfig, resume: bool = False, console: Console | None = None) -> dict:
     console = console or Console()
     start = time.time()
+    cfg, store, bench, rule = _prepare(cfg, resume)
+    backend = _backend(cfg, rule)  # a local model is loaded here, still before any file is written
+    try:
+        store.save_config(dataclasses.asdict(cfg))
+        results = _generate(cfg, store, bench, rule, backend, console, start, resume)
+    finally:
+        backend.close()
+    console.print(results_table(results))
+    console.print(f"samples: {store.path}/samples.jsonl · results: {store.path}/{RESULTS}", highlight=False)
+    return results
+
+
+def _prepare(cfg: EvalConfig, resume: bool) -> tuple[EvalConfig, EvalDir, Benchmark, PromptRule]:
+    """Every check that needs no model or server: the config, the directory, the benchmark."""
     cfg.require_run_fields()
     store = EvalDir(cfg.output_dir, resume)
     bench = load_benchmark(cfg.benchmark, cfg.verifier, cfg.limit, cfg.seed, cfg.split)
@@ -67,29 +81,27 @@ def run_eval(cfg: EvalConfig, resume: bool = False, console: Console | None = No
     local = not cfg.endpoint
     rule = prompt_rule(cfg.prompt, bench.kind, cfg.instruction, local, tiny=local and cfg.model in ("", "tiny"),
                        system=cfg.system_prompt, force_think=cfg.force_think)
-    backend = _backend(cfg, rule)
+    return cfg, store, bench, rule
+
+
+def _generate(cfg: EvalConfig, store: EvalDir, bench: Benchmark, rule: PromptRule, backend, console: Console,
+              start: float, resume: bool) -> dict:
+    """Generate and grade the missing samples; results.json is written however this ends."""
     earlier = read_results(store.path).get("wall_seconds", 0.0) if resume and (store.path / RESULTS).exists() else 0.0
+    prompts = [backend.render(rule.user_text(p.question)) for p in bench.problems]
+    console.print(f"[bold]r1lab eval[/] · {cfg.benchmark} ({len(bench.ids)} problems × {cfg.samples} samples, "
+                  f"verifier {bench.verifier}) · {cfg.endpoint or 'local'} {cfg.model} · prompt {rule.style} · "
+                  f"T={cfg.temperature} top-p {cfg.top_p} · max {cfg.max_tokens} tokens · {store.path}",
+                  highlight=False)
+    tracker = _Tracker(cfg, bench, rule, backend, store, prompts[0], start, earlier)
+    tracker.load(store.load_rows())  # a malformed row stops here, before results.json is touched
     try:
-        store.save_config(dataclasses.asdict(cfg))
-        prompts = [backend.render(rule.user_text(p.question)) for p in bench.problems]
-        console.print(f"[bold]r1lab eval[/] · {cfg.benchmark} ({len(bench.ids)} problems × {cfg.samples} samples, "
-                      f"verifier {bench.verifier}) · {cfg.endpoint or 'local'} {cfg.model} · prompt {rule.style} · "
-                      f"T={cfg.temperature} top-p {cfg.top_p} · max {cfg.max_tokens} tokens · {store.path}",
-                      highlight=False)
-        tracker = _Tracker(cfg, bench, rule, backend, store, prompts[0], start, earlier)
-        tracker.load(store.load_rows())
-        jobs = tracker.jobs(prompts)
-        try:
-            with progress(console, len(bench.ids) * cfg.samples, tracker.done) as advance:
-                for job, samples in backend.run(jobs):
-                    tracker.add(job, samples)
-                    advance(len(samples))
-        finally:
-            results = tracker.write()
+        with progress(console, len(bench.ids) * cfg.samples, tracker.done) as advance:
+            for job, samples in backend.run(tracker.jobs(prompts)):
+                tracker.add(job, samples)
+                advance(len(samples))
     finally:
-        backend.close()
-    console.print(results_table(results))
-    console.print(f"samples: {store.path}/samples.jsonl · results: {store.path}/{RESULTS}", highlight=False)
+        results = tracker.write()
     return results
 
 
