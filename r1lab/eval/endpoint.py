@@ -122,11 +122,12 @@ class EndpointBackend:
             raise UserError(f"endpoint {self.url}: the response for problem {job.id} has no choices")
         if n > 1:
             self._note_n(len(choices) >= n, "ignored")
-        choices = sorted(choices, key=lambda c: c.get("index", 0) if isinstance(c, dict) else 0)[:n]
+        return self._samples(_by_index(choices)[:n], data.get("usage"))
+
+    def _samples(self, choices: list, usage) -> list[Sample]:
         replies = [self._reply(c if isinstance(c, dict) else {}) for c in choices]
-        usage = data.get("usage") or {}
-        tokens = _split_tokens(usage.get("completion_tokens"), [len(r.full or (r.reasoning or "") + r.answer)
-                                                                 for r, _ in replies])
+        chars = [len(r.full or (r.reasoning or "") + r.answer) for r, _ in replies]
+        tokens = _split_tokens((usage or {}).get("completion_tokens"), chars)
         return [Sample(r, t, finish, len(replies) == 1) for (r, finish), t in zip(replies, tokens, strict=True)]
 
     def _body(self, prompt: str, n: int) -> dict:
@@ -186,6 +187,10 @@ class EndpointBackend:
             if attempt < self.cfg.max_retries:
                 time.sleep(delay)
         raise UserError(f"endpoint {self.url} {why}")
+
+
+def _by_index(choices: list) -> list:
+    return sorted(choices, key=lambda c: c.get("index", 0) if isinstance(c, dict) else 0)
 
 
 def _split_tokens(total, weights: list[int]) -> list[int | None]:
