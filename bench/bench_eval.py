@@ -8,7 +8,7 @@
   the same problems and samples, the same engine without the eval command's bookkeeping; the
   ratio says what the bookkeeping costs. Wall and process CPU seconds are both printed (the
   machine is shared: CPU time is the steadier one).
-* Endpoint: a loopback OpenAI-compatible server (tests/eval/servers.py's ReplayServer) that
+* Endpoint: a loopback OpenAI-compatible server (tests/helpers.py's ReplayServer) that
   answers every request after a fixed delay (default 50 ms, standing in for generation time)
   and refuses `n`, so every sample is one request; the same eval at concurrency 1 and 16.
   With a fixed delay per request, the ratio shows how well the client overlaps requests; it
@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))  # this checkout's r1lab and test servers, not an 
 
 from r1lab.eval.config import EvalConfig  # noqa: E402
 from r1lab.eval.run import run_eval  # noqa: E402
-from tests.eval.servers import ReplayServer  # noqa: E402
+from tests.helpers import ReplayServer  # noqa: E402
 
 
 def quiet():

@@ -27,9 +27,8 @@ import json
 import time
 
 import torch
-from transformers import Qwen2Config, Qwen2ForCausalLM
-
 from _grpo_setup import char_tokenizer, problems
+from transformers import Qwen2Config, Qwen2ForCausalLM
 
 from r1lab.rollout import engine
 from r1lab.rollout.engine import SamplingParams
@@ -108,7 +107,7 @@ def bench_shape(shape: str, args, device: torch.device, dtype: torch.dtype, peak
     res = {}
     for path in ("lean", "hf-generate"):
         rollout(model, prompts, args, path, 0, 4)  # warm-up
-        ro, secs = timed(device, lambda: rollout(model, prompts, args, path, 1, args.new_tokens))
+        ro, secs = timed(device, lambda path=path: rollout(model, prompts, args, path, 1, args.new_tokens))
         toks = int(ro.lengths.sum())
         res[path] = ro
         rows.append({"shape": shape, "what": f"decode ({path})", "tokens": toks, "seconds": secs,

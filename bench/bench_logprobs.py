@@ -8,8 +8,8 @@ like the trainer) for
 
 * packed: the default lean path, which runs the per-token work only on the
   completion positions whose hidden state is actually needed;
-* padded: the same call with `_padded=True`, which runs the previous computation
-  over all N x T completion positions (`forward.shared_prefix_hidden`).
+* padded: the previous computation over all N x T completion positions, kept as the
+  tests' reference (`tests/helpers.py`: `padded_completion_logprobs`, `shared_prefix_hidden`).
 
 Both paths are timed interleaved (so background load hits both alike); the median of
 `--repeats` runs is reported, plus the max |difference| between the two paths' log-probs
@@ -23,12 +23,21 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import torch
 from _shapes import add_model_args, build_qwen2
 
-from r1lab.rollout.logprobs import completion_logprobs
+from r1lab.train.logprobs import completion_logprobs
+
+
+def padded_peer():
+    """The padded computation the packed one replaced, kept as the tests' reference."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout, for tests.helpers
+    from tests.helpers import padded_completion_logprobs
+    return padded_completion_logprobs
 
 
 def build_model(args: argparse.Namespace):
@@ -51,8 +60,8 @@ def run_once(model, prompts, ids, mask, args, padded: bool) -> tuple[float, floa
     model.zero_grad(set_to_none=True)
     w = torch.randn(ids.shape, generator=torch.Generator().manual_seed(1))
     t0 = time.perf_counter()
-    logp, ent = completion_logprobs(model, prompts, ids, mask, args.group, temperature=args.temperature,
-                                    with_entropy=True, _padded=padded)
+    score = padded_peer() if padded else completion_logprobs
+    logp, ent = score(model, prompts, ids, mask, args.group, temperature=args.temperature, with_entropy=True)
     loss = (logp * w).sum() / mask.sum() + 0.01 * ent.sum() / mask.sum()
     t1 = time.perf_counter()
     loss.backward()
@@ -87,7 +96,7 @@ def main() -> None:
         _, _, logps[name] = run_once(model, prompts, ids, mask, args, padded)
         grads[name] = [p.grad.clone() for p in model.parameters()]
     dlogp = (logps["packed"] - logps["padded"]).abs().max().item()
-    dgrad = max((a - b).abs().max().item() for a, b in zip(grads["packed"], grads["padded"]))
+    dgrad = max((a - b).abs().max().item() for a, b in zip(grads["packed"], grads["padded"], strict=True))
     print(f"max |logp packed - padded| = {dlogp:.2e}, max |grad packed - padded| = {dgrad:.2e}")
 
     runs: dict[str, list[tuple[float, float]]] = {"packed": [], "padded": []}

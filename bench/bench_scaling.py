@@ -41,7 +41,6 @@ def run_point(args: argparse.Namespace) -> None:
     cfg = GRPOConfig(algo="grpo", dynamic_sampling=False, prompts_per_step=args.prompts, group_size=args.group,
                      max_new_tokens=args.max_new_tokens,
                      beta=0.04, temperature=1.0, top_p=1.0, lr=2e-4, mu=1, num_minibatches=1, seed=args.seed)
-    cfg.validate()
     trainer = GRPO(cfg, build_model(tok, eos_sampled=False, seed=args.seed), tok, "number")
     base_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     secs, rollout, lengths = [], [], []

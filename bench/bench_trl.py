@@ -135,7 +135,6 @@ def main() -> None:
                      max_new_tokens=args.max_new_tokens,
                      beta=args.beta, temperature=1.0, top_p=1.0, lr=args.lr, warmup_steps=5, weight_decay=0.0,
                      epsilon=0.2, mu=1, num_minibatches=1, max_grad_norm=1.0, seed=args.seed)
-    cfg.validate()
     r1 = GRPO(cfg, copy.deepcopy(model), tok, VERIFIER)
     batches = [probs[i * args.prompts:(i + 1) * args.prompts] for i in range(total)]
 

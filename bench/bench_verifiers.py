@@ -14,16 +14,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
 from r1lab.tasks.humaneval import load_humaneval, reference
 from r1lab.verifiers.code import verify_code_many
 from r1lab.verifiers.gsm8k import verify_gsm8k
-from r1lab.verifiers.math import perturb_boxed, verify_math
+from r1lab.verifiers.math import verify_math
 from r1lab.verifiers.sandbox import isolation
 
-BENCH = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "bench"
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT.parent / "shared" / "data" / "bench"
 
 
 def rate(label: str, n: int, seconds: float, unit: str, extra: str = "") -> None:
@@ -48,9 +50,12 @@ def bench_math(data: Path) -> None:
     right = sum(verify_math(r["solution"], r["answer"]).score for r in rows)
     rate("grader: MATH-500 solutions (string fast path)", len(rows), time.perf_counter() - start, "answers",
          f"({right:.0f} correct)")
+    sys.path.insert(0, str(ROOT))  # this checkout, for tests.helpers
+    from tests.helpers import perturb_boxed  # the tests' negative control: the last boxed answer made wrong
+
     wrong = [perturb_boxed(r["solution"]) for r in rows]
     start = time.perf_counter()
-    passed = sum(verify_math(w, r["answer"]).score for w, r in zip(wrong, rows))
+    passed = sum(verify_math(w, r["answer"]).score for w, r in zip(wrong, rows, strict=True))
     rate("grader: MATH-500 wrong answers (math-verify)", len(rows), time.perf_counter() - start, "answers",
          f"({passed:.0f} wrongly accepted)")
     gsm = [json.loads(line) for line in (data / "gsm8k_test.jsonl").read_text(encoding="utf-8").splitlines()]

@@ -36,7 +36,8 @@ def main(argv: list[str]) -> int:
         ("final_format_rate", s["final_format_rate"], ">= 0.95", s["final_format_rate"] >= 0.95),
         ("wall seconds (process)", wall, "<= 600", wall <= 600),
     ]
-    print(f"\nR1-Zero check ({out}): base length {s['base_mean_length']:.1f} -> final {s['final_mean_length']:.1f} tokens")
+    print(f"\nR1-Zero check ({out}): base length {s['base_mean_length']:.1f} -> "
+          f"final {s['final_mean_length']:.1f} tokens")
     for name, value, target, ok in checks:
         print(f"  {name:24s} {value:8.3f}  target {target:8s} {'ok' if ok else 'MISSED'}")
     return 0 if all(c[3] for c in checks) else 1

@@ -50,14 +50,15 @@ def train(ctx: typer.Context, config: str = typer.Option(None, "--config", help=
 
 
 def _ablate_doc() -> str:
-    from r1lab.report.ablate import AblateConfig
+    from r1lab.pipeline.ablate import AblateConfig
     return ("Compare the GRPO-family presets (--algo) on the built-in task with fixed compute and "
             "several seeds; writes OUTPUT_DIR/ablation.md." + _fields_help(AblateConfig))
 
 
 @app.command(context_settings=_EXTRA, help=_ablate_doc())
 def ablate(ctx: typer.Context, config: str = typer.Option(None, "--config", help="YAML config file")):
-    from r1lab.report.ablate import AblateConfig, ablate as run_ablation
+    from r1lab.pipeline.ablate import AblateConfig
+    from r1lab.pipeline.ablate import ablate as run_ablation
     run_ablation(_config(AblateConfig, ctx, config))
 
 

@@ -1,7 +1,8 @@
 """One typed dataclass config per stage: YAML file, then `--field value` overrides.
 
 Every field carries its help text in `field(metadata={"help": ...})`. Unknown keys, wrong types
-and out-of-range values raise `ConfigError` with a one-line message naming the key and where it
+and out-of-range values (checked by each config's own `__post_init__`, so no config object holds
+invalid values, however it was made) raise `ConfigError` with a one-line message naming the key and where it
 came from; the CLI turns that into exit code 2. The resolved config is written beside each run.
 """
 
@@ -68,11 +69,7 @@ def build(cls: type[C], values: dict[str, Any], where: str = "config") -> C:
         raise ConfigError(f"{where}: unknown key {unknown[0]!r} for {cls.__name__} "
                           f"(known: {', '.join(fields)})")
     kwargs = {k: _coerce(k, v, hints[k], where) for k, v in values.items()}
-    obj = cls(**kwargs)
-    check = getattr(obj, "validate", None)
-    if check:
-        check()
-    return obj
+    return cls(**kwargs)  # each stage config validates itself in __post_init__
 
 
 def parse_overrides(args: list[str]) -> dict[str, str]:

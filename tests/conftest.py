@@ -1,48 +1,13 @@
-"""Shared fixtures: tiny random-init models built locally (fp32, seeded), one thread per test.
-
-Qwen2 and Llama variants take the lean path of our own forward; GPT-2 takes the HF fallback.
-"""
+"""Shared fixtures: tiny random-init models built locally (`tests.helpers.build_tiny`: fp32,
+seeded), one thread per test. Qwen2 and Llama variants take the lean path of our own forward;
+GPT-2 takes the HF fallback."""
 
 from __future__ import annotations
 
 import pytest
 import torch
-from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
-VOCAB = 64
-COMMON = dict(
-    vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-    intermediate_size=64, initializer_range=0.2, pad_token_id=0, max_position_embeddings=256,
-)
-VARIANTS = {
-    "qwen2": (Qwen2ForCausalLM, Qwen2Config, dict(tie_word_embeddings=True)),
-    "llama": (LlamaForCausalLM, LlamaConfig, dict(tie_word_embeddings=False)),
-    # biases everywhere, head_dim != hidden / heads, no GQA
-    "llama-bias-mha": (
-        LlamaForCausalLM, LlamaConfig,
-        dict(attention_bias=True, mlp_bias=True, head_dim=16, num_key_value_heads=4,
-             rope_parameters={"rope_type": "default", "rope_theta": 500.0}),
-    ),
-}
-
-
-def build_tiny(name: str, seed: int = 0, **overrides) -> torch.nn.Module:
-    torch.manual_seed(seed)
-    if name == "gpt2":
-        model = GPT2LMHeadModel(GPT2Config(vocab_size=VOCAB, n_embd=32, n_layer=2, n_head=4, n_positions=256,
-                                           initializer_range=0.2, pad_token_id=0, bos_token_id=1,
-                                           eos_token_id=2, **overrides))
-    else:
-        cls, cfg_cls, extra = VARIANTS[name]
-        model = cls(cfg_cls(**{**COMMON, **extra, **overrides}))
-    model = model.float().eval()
-    with torch.no_grad():  # HF zero-inits biases and ones-inits norms: randomise so they are exercised
-        for pname, p in model.named_parameters():
-            if pname.endswith("bias"):
-                p.normal_(0.0, 0.2)
-            elif "norm" in pname:
-                p.uniform_(0.5, 1.5)
-    return model
+from tests.helpers import VARIANTS, build_tiny
 
 
 @pytest.fixture(autouse=True)
@@ -85,7 +50,7 @@ def gpt2_model() -> torch.nn.Module:
 def decode_layout(request, monkeypatch) -> str:
     """Run a decode test with the prompt K/V copied per row and with it shared per prompt (see
     `StaticKVCache`)."""
-    from r1lab.models import decode as dec
+    from r1lab.rollout import decode as dec
 
     monkeypatch.setattr(dec, "SHARED_PREFIX_MIN", 1 if request.param == "shared" else 10**9)
     return request.param

@@ -15,7 +15,7 @@ def test_bench_gpu_smoke_run_on_cpu(tmp_path):
            "--json", str(out)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    rows = [json.loads(l) for l in out.read_text().splitlines()]
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["what"] for r in rows] == ["decode (lean)", "decode (hf-generate)", "decode speed-up lean / generate",
                                          "train (ref fwd + policy fwd/bwd + AdamW)"]
     assert rows[0]["tokens"] == rows[1]["tokens"] == 2 * 4 * 8  # eos never sampled: every token generated

@@ -8,7 +8,7 @@ import pytest
 from r1lab.config import fields_markdown
 from r1lab.eval.config import EvalConfig
 from r1lab.models.base_config import BaseConfig
-from r1lab.report.ablate import AblateConfig
+from r1lab.pipeline.ablate import AblateConfig
 from r1lab.train.config import GRPOConfig
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -19,7 +19,8 @@ def sync_readme() -> None:
     text = README.read_text()
     for cls in (GRPOConfig, AblateConfig, BaseConfig, EvalConfig):
         block = f"<!-- fields:{cls.__name__} -->\n{fields_markdown(cls)}\n<!-- /fields -->"
-        text = re.sub(rf"<!-- fields:{cls.__name__} -->.*?<!-- /fields -->", lambda m: block, text, flags=re.S)
+        text = re.sub(rf"<!-- fields:{cls.__name__} -->.*?<!-- /fields -->", lambda m, block=block: block, text,
+                      flags=re.S)
     README.write_text(text)
 
 
@@ -33,7 +34,7 @@ def test_readme_field_tables_are_current(cls):
 
 def test_readme_starts_with_the_two_commands():
     lines = README.read_text().splitlines()
-    cmds = [l for l in lines[:8] if l.startswith("python3 -m venv")]
+    cmds = [line for line in lines[:8] if line.startswith("python3 -m venv")]
     assert len(cmds) == 2 and cmds[0].endswith("r1lab train") and "pytest" in cmds[1]
 
 

@@ -10,7 +10,6 @@ Policy loss, per token ``(N, T)`` (``policy``):
 - ``clipped_policy_loss``   -min(rho A, clip(rho, 1-eps_low, 1+eps_high) A)   PPO/GRPO; DAPO clip-higher
 KL to the reference policy, per token (``kl``):
 - ``kl_k3``                 exp(ref - logp) - (ref - logp) - 1      GRPO (Schulman's k3)
-- ``kl_k1``                 logp - ref                              plain log-ratio (diagnostic)
 Loss aggregation ``(N, T)`` -> scalar, micro-batch safe via global normalisers (``aggregate``):
 - ``seq_mean_token_mean``   per-sequence token mean, mean over sequences   GRPO / DeepSeekMath
 - ``token_mean``            sum over tokens / token count                  DAPO arXiv 2503.14476
@@ -18,14 +17,14 @@ Loss aggregation ``(N, T)`` -> scalar, micro-batch safe via global normalisers (
 Reward shaping (``overlong``):
 - ``overlong_penalty``      0, then linear to -1 over the last cache_len tokens   DAPO
 Evaluation (``passk``):
-- ``pass_at_k``, ``pass_at_k_batch``   unbiased 1 - C(n-c,k)/C(n,k)   Codex arXiv 2107.03374; R1 eval
+- ``pass_at_k_batch``       unbiased 1 - C(n-c,k)/C(n,k) per problem   Codex arXiv 2107.03374; R1 eval
 - ``cluster_answers``, ``cons_at_k_batch``   vote over equivalent answers, ties at expected value   R1's cons@64
 """
 from r1lab.algos.advantages import batch_std_advantages, drgrpo_advantages, grpo_advantages
 from r1lab.algos.aggregate import seq_mean_token_mean, seq_sum_constant, token_mean
-from r1lab.algos.kl import kl_k1, kl_k3
+from r1lab.algos.kl import kl_k3
 from r1lab.algos.overlong import overlong_penalty
-from r1lab.algos.passk import cluster_answers, cons_at_k_batch, pass_at_k, pass_at_k_batch
+from r1lab.algos.passk import cluster_answers, cons_at_k_batch, pass_at_k_batch
 from r1lab.algos.policy import clipped_policy_loss
 
 __all__ = [
@@ -34,12 +33,10 @@ __all__ = [
     "batch_std_advantages",
     "clipped_policy_loss",
     "kl_k3",
-    "kl_k1",
     "seq_mean_token_mean",
     "token_mean",
     "seq_sum_constant",
     "overlong_penalty",
-    "pass_at_k",
     "pass_at_k_batch",
     "cluster_answers",
     "cons_at_k_batch",

@@ -36,6 +36,20 @@ class _Groups(NamedTuple):
     metrics: dict[str, float]
 
 
+def _informative(r: Tensor, valid: Tensor) -> Tensor:
+    """r (P, G) float, valid (P, G) -> (P,) bool: at least 2 valid rewards, not all equal (max > min)."""
+    hi = torch.where(valid, r, torch.full_like(r, -torch.inf)).amax(-1)  # (P,)
+    lo = torch.where(valid, r, torch.full_like(r, torch.inf)).amin(-1)  # (P,)
+    return (valid.sum(-1) >= 2) & (hi > lo)  # (P,)
+
+
+def informative_groups(rewards: Tensor, group_size: int) -> Tensor:
+    """rewards (N,) = P groups of G (NaN = no opinion) -> (P,) bool: the groups that carry signal, the
+    same test the advantages apply (DAPO's dynamic sampling keeps only these)."""
+    r = rewards.detach().view(-1, group_size).float()  # (P, G)
+    return _informative(r, ~torch.isnan(r))  # (P,)
+
+
 def _group(rewards: Tensor, group_size: int) -> _Groups:
     if rewards.dim() != 1 or group_size < 1 or rewards.numel() % group_size != 0:
         raise ValueError(f"rewards must be (P*G,) with G={group_size}; got {tuple(rewards.shape)}")
@@ -46,9 +60,7 @@ def _group(rewards: Tensor, group_size: int) -> _Groups:
     r0 = torch.where(valid, r, torch.zeros_like(r))  # (P, G) NaN -> 0 for the sums
     count = valid.sum(-1, keepdim=True)  # (P, 1)
     mean = r0.sum(-1, keepdim=True) / count.clamp(min=1)  # (P, 1)
-    hi = torch.where(valid, r, torch.full_like(r, -torch.inf)).amax(-1, keepdim=True)  # (P, 1)
-    lo = torch.where(valid, r, torch.full_like(r, torch.inf)).amin(-1, keepdim=True)  # (P, 1)
-    informative = (count >= 2) & (hi > lo)  # (P, 1)
+    informative = _informative(r, valid).unsqueeze(-1)  # (P, 1)
     keep = valid & informative  # (P, G)
     centered = torch.where(keep, r0 - mean, torch.zeros_like(r0))  # (P, G)
 
@@ -59,7 +71,7 @@ def _group(rewards: Tensor, group_size: int) -> _Groups:
     stats = torch.stack([
         flat_mean, flat_std, 1.0 - valid.float().mean(), 1.0 - informative.float().mean(),
     ]).tolist()  # (4,) -> one device sync
-    metrics = dict(zip(("reward_mean", "reward_std", "frac_reward_nan", "frac_zero_std_groups"), stats))
+    metrics = dict(zip(("reward_mean", "reward_std", "frac_reward_nan", "frac_zero_std_groups"), stats, strict=True))
     return _Groups(valid, count, centered, informative, metrics)
 
 

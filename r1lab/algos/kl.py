@@ -1,13 +1,12 @@
-"""Per-token KL(pi_theta || pi_ref) estimators from sampled tokens (Schulman, "Approximating KL").
+"""The per-token KL(pi_theta || pi_ref) estimator from sampled tokens (Schulman, "Approximating KL").
 
 With d = ref_logp - logp at a token sampled from pi_theta:
 - ``kl_k3``: exp(d) - d - 1 >= 0, unbiased, low variance; the estimator GRPO uses (DeepSeekMath,
   DeepSeek-R1), added to the loss with coefficient beta rather than folded into the reward.
-- ``kl_k1``: -d = logp - ref_logp, unbiased but can be negative; handy as a diagnostic.
 
 Choices: no clamping of d (some implementations clamp k3 to [-10, 10]); d is set to 0 at masked
 positions before the exp, so padding with -inf log-probs yields neither inf/NaN values nor
-gradients. Both return the per-token value ``(N, T)``, zero where masked, for
+gradients. It returns the per-token value ``(N, T)``, zero where masked, for
 ``r1lab.algos.aggregate``. Metrics: kl_mean, the token mean over unmasked tokens (0 if none).
 """
 from __future__ import annotations
@@ -34,14 +33,4 @@ def kl_k3(logp: Tensor, ref_logp: Tensor, mask: Tensor) -> tuple[Tensor, dict[st
     """
     d, m = _masked_diff(ref_logp, logp, mask)  # (N, T) 0 at padding
     per_token = torch.exp(d) - d - 1.0  # (N, T) exactly 0 where d == 0
-    return per_token, _kl_mean(per_token, m)
-
-
-def kl_k1(logp: Tensor, ref_logp: Tensor, mask: Tensor) -> tuple[Tensor, dict[str, float]]:
-    """k1 estimator ``logp - ref_logp`` per token (the plain log-ratio; may be negative).
-
-    Args: logp ``(N, T)``, ref_logp ``(N, T)``, mask ``(N, T)`` bool or 0/1.
-    Returns: per_token ``(N, T)`` (0 where masked), metrics.
-    """
-    per_token, m = _masked_diff(logp, ref_logp, mask)  # (N, T)
     return per_token, _kl_mean(per_token, m)

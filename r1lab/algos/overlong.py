@@ -31,4 +31,4 @@ def overlong_penalty(lengths: Tensor, max_len: int, cache_len: int) -> tuple[Ten
         return penalty, {"overlong_penalty_mean": 0.0, "frac_penalized": 0.0, "frac_over_max": 0.0}
     stats = torch.stack([penalty.mean(), (penalty < 0).to(dtype).mean(), over.to(dtype).mean()])  # (3,)
     stats = stats.tolist()
-    return penalty, dict(zip(("overlong_penalty_mean", "frac_penalized", "frac_over_max"), stats))
+    return penalty, dict(zip(("overlong_penalty_mean", "frac_penalized", "frac_over_max"), stats, strict=True))

@@ -6,9 +6,9 @@ and cons@k, the majority vote over extracted answers.
 The product form never builds the huge binomials, so it is stable for n in the thousands.
 If n - c < k every k-subset holds a correct sample and pass@k = 1. pass@1 = c / n.
 
-- ``pass_at_k(n, c, k)``: one problem, python ints in, python float out (no metrics: not a tensor op).
-- ``pass_at_k_batch(n, c, k)``: many problems at once, tensors ``(P,)`` in, ``((P,), metrics)`` out,
-  metrics {"pass@k": mean over problems}. Computed in float64.
+``pass_at_k_batch(n, c, k)``: many problems at once, tensors ``(P,)`` in, ``((P,), metrics)`` out,
+metrics {"pass@k": mean over problems}. Computed in float64. The evaluation reports it
+(`r1lab.eval.protocol`); the tests check it against exact binomials and a brute force count.
 
 cons@k (the paper's cons@64): the k samples vote with their extracted answers, and the problem
 counts as solved when the winning answer is correct. Answers are clustered by the verifier's own
@@ -33,22 +33,6 @@ from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
-
-
-def _check(n: int, c: int, k: int) -> None:
-    if not (0 <= c <= n and 1 <= k <= n):
-        raise ValueError(f"need 0 <= c <= n and 1 <= k <= n; got n={n}, c={c}, k={k}")
-
-
-def pass_at_k(n: int, c: int, k: int) -> float:
-    """Unbiased pass@k for one problem with ``n`` samples of which ``c`` are correct."""
-    _check(n, c, k)
-    if n - c < k:
-        return 1.0
-    miss = 1.0
-    for i in range(n - c + 1, n + 1):
-        miss *= 1.0 - k / i
-    return 1.0 - miss
 
 
 def pass_at_k_batch(n: Tensor | int, c: Tensor, k: int) -> tuple[Tensor, dict[str, float]]:

@@ -64,4 +64,4 @@ def clipped_policy_loss(
             r.mean(), r.amin(), r.amax(),
         ]).tolist()  # (6,) -> one device sync
     names = ("clip_frac_low", "clip_frac_high", "clip_frac", "ratio_mean", "ratio_min", "ratio_max")
-    return per_token, dict(zip(names, stats))
+    return per_token, dict(zip(names, stats, strict=True))

@@ -41,7 +41,7 @@ def _grade_all(path: Path, verifier: str, rows: list[tuple[int, dict]], response
     batch = BATCH_VERIFIERS.get(verifier)
     if batch is not None:  # graded all at once, so check every reference first to name its line
         check = REFERENCE_CHECKS.get(verifier, lambda ref: None)
-        for (n, _), ref in zip(rows, references):
+        for (n, _), ref in zip(rows, references, strict=True):
             try:
                 check(ref)
             except ValueError as e:
@@ -49,7 +49,7 @@ def _grade_all(path: Path, verifier: str, rows: list[tuple[int, dict]], response
         return batch(responses, references, workers)
     verify = get_verifier(verifier)
     grades = []
-    for (n, _), resp, ref in zip(rows, responses, references):
+    for (n, _), resp, ref in zip(rows, responses, references, strict=True):
         try:
             grades.append(verify(resp, ref))
         except ValueError as e:
@@ -71,7 +71,7 @@ def grade_file(file: str | Path, verifier: str, response_field: str = "response"
     grades = _grade_all(path, verifier, rows, response_field, reference_field, workers)
     try:
         with open(out, "w", encoding="utf-8") as f:
-            for (_, row), g in zip(rows, grades):
+            for (_, row), g in zip(rows, grades, strict=True):
                 f.write(json.dumps({**row, "correct": g.correct, "extracted": g.extracted}, ensure_ascii=False) + "\n")
     except OSError as e:
         raise UserError(f"{out}: cannot write ({e.strerror})") from None

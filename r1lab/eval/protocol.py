@@ -2,20 +2,23 @@
 
 pass@1 is estimated from k samples per problem at temperature 0.6 and top-p 0.95 (never
 greedy): the mean correctness over the k samples, averaged over problems. Grading uses the same
-verifier function that served as the RL reward. Responses with no parseable answer score 0
-and are also counted separately.
+verifier function that served as the RL reward, guarded as the reward path is (a verifier that
+raises costs that sample only). Responses with no parseable answer score 0 and are also counted
+separately. pass@k over the k samples is reported too (`pass_at_k_batch`, the unbiased estimator).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import torch
 
+from r1lab.algos.passk import pass_at_k_batch
 from r1lab.rollout.engine import SamplingParams, generate
 from r1lab.rollout.text import decode_completions, encode_prompts, stop_sequences
 from r1lab.tasks import Problem, r1_zero_prompt
-from r1lab.verifiers import format_reward, get_verifier
+from r1lab.verifiers import Grade, Verifier, format_reward, get_verifier
+from r1lab.verifiers.rewards import RewardGuard
 
 
 @dataclass
@@ -27,42 +30,60 @@ class EvalResult:
     n_problems: int
     k: int
     samples: list[dict] = field(default_factory=list, repr=False)
-
-    def metrics(self) -> dict:
-        d = asdict(self)
-        d.pop("samples")
-        return d
+    pass_at_k: float = 0.0  # pass@k, k = samples per problem (unbiased estimator, algos.pass_at_k_batch)
+    grading_failures: int = 0  # verifier calls that raised: graded wrong and unparseable, and logged
 
 
 @torch.no_grad()
 def evaluate(model, tokenizer, problems: list[Problem], verifier: str, *, k: int = 4,
              temperature: float = 0.6, top_p: float = 0.95, max_new_tokens: int = 128,
              seed: int = 0, prompts_per_batch: int = 32) -> EvalResult:
-    verify = get_verifier(verifier)
     gen = torch.Generator().manual_seed(seed)
     params = SamplingParams(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens,
                             stop_sequences=stop_sequences(tokenizer))
+    grader = _Grader(get_verifier(verifier))
     was_training = model.training
     model.eval()
-    correct, fmt, unparsed, lengths, samples = [], [], [], [], []
-    for start in range(0, len(problems), prompts_per_batch):
-        chunk = problems[start:start + prompts_per_batch]
-        prompt_ids = encode_prompts(tokenizer, [r1_zero_prompt(p.question) for p in chunk])
-        ro = generate(model, prompt_ids, k, params, eos_token_id=tokenizer.eos_token_id,
-                      pad_token_id=tokenizer.pad_token_id, generator=gen)
-        texts = decode_completions(tokenizer, ro.completion_ids, ro.completion_mask)
-        token_counts = ro.lengths.tolist()
-        for i, text in enumerate(texts):
-            prob = chunk[i // k]
-            grade = verify(text, prob.answer)
-            correct.append(grade.score)
-            unparsed.append(grade.extracted is None)
-            fmt.append(format_reward(text))
-            samples.append({"question": prob.question, "reference": prob.answer, "response": text,
-                            "length": token_counts[i], "extracted": grade.extracted, "correct": grade.correct})
-        lengths += ro.lengths.tolist()
-    model.train(was_training)
-    n = max(1, len(correct))
-    return EvalResult(accuracy=sum(correct) / n, format_rate=sum(fmt) / n,
-                      unparseable_rate=sum(unparsed) / n, mean_length=sum(lengths) / max(1, len(lengths)),
-                      n_problems=len(problems), k=k, samples=samples)
+    try:
+        for start in range(0, len(problems), prompts_per_batch):
+            chunk = problems[start:start + prompts_per_batch]
+            prompt_ids = encode_prompts(tokenizer, [r1_zero_prompt(p.question) for p in chunk])
+            ro = generate(model, prompt_ids, k, params, eos_token_id=tokenizer.eos_token_id,
+                          pad_token_id=tokenizer.pad_token_id, generator=gen)
+            texts = decode_completions(tokenizer, ro.completion_ids, ro.completion_mask)
+            for i, (text, length) in enumerate(zip(texts, ro.lengths.tolist(), strict=True)):
+                grader.add(chunk[i // k], text, length)
+    finally:
+        model.train(was_training)
+    return grader.result(len(problems), k)
+
+
+class _Grader:
+    """Grades each response with the verifier, guarded like the reward path: a verifier that raises
+    costs that one sample (wrong, unparseable, logged), never the evaluation."""
+
+    def __init__(self, verify: Verifier) -> None:
+        self.verify, self.guard = verify, RewardGuard()
+        self.correct, self.fmt, self.unparsed, self.lengths, self.samples = [], [], [], [], []
+        self.failures = 0
+
+    def add(self, prob: Problem, text: str, length: int) -> None:
+        grade, failed = self.guard.call(self.verify, text, prob.answer)
+        if failed:
+            grade, self.failures = Grade(0.0, None), self.failures + 1
+        self.correct.append(grade.score)
+        self.unparsed.append(grade.extracted is None)
+        self.fmt.append(format_reward(text))
+        self.lengths.append(length)
+        self.samples.append({"question": prob.question, "reference": prob.answer, "response": text,
+                             "length": length, "extracted": grade.extracted, "correct": grade.correct})
+
+    def result(self, n_problems: int, k: int) -> EvalResult:
+        n = max(1, len(self.correct))
+        solved = torch.tensor(self.correct).view(-1, k).gt(0).sum(-1) if self.correct else torch.zeros(0)  # (P,)
+        _, passk = pass_at_k_batch(k, solved, k)
+        return EvalResult(accuracy=sum(self.correct) / n, format_rate=sum(self.fmt) / n,
+                          unparseable_rate=sum(self.unparsed) / n,
+                          mean_length=sum(self.lengths) / max(1, len(self.lengths)),
+                          n_problems=n_problems, k=k, samples=self.samples, pass_at_k=passk[f"pass@{k}"],
+                          grading_failures=self.failures)

@@ -27,10 +27,11 @@ class BaseConfig:
     worked_fraction: float = help_field(0.3, "share of documents that show working before the answer")
     countdown_fraction: float = help_field(0.15, "share of problems that are Countdown")
     init_from: str = help_field("", "continue pretraining from this model directory (its tokenizer is kept)")
-    save_every: int = help_field(0, "also save a snapshot to <output_dir>-snapshots/step-N every N steps (0 = only at the end)")
+    save_every: int = help_field(0, "also save a snapshot to <output_dir>-snapshots/step-N every N steps (0 = only at "
+                                    "the end)")
     threads: int = help_field(0, "torch threads (0 = all cores)")
 
-    def validate(self) -> None:
+    def __post_init__(self) -> None:  # complete when constructed: invalid values never exist
         if self.hidden_size % self.num_heads or self.num_heads % self.num_kv_heads:
             raise ConfigError("hidden_size must divide by num_heads, and num_heads by num_kv_heads")
         if not 0 <= self.worked_fraction <= 1:

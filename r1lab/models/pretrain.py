@@ -34,6 +34,15 @@ def model_config(cfg: BaseConfig, vocab_size: int, eos_id: int) -> Qwen2Config:
     )
 
 
+def adamw_groups(params: list[torch.nn.Parameter], weight_decay: float,
+                 tensors: list[torch.Tensor] | None = None) -> list[dict]:
+    """AdamW parameter groups: matrices (dim >= 2) decay, vectors (norms, biases) do not. `tensors`
+    are what the optimizer updates in the parameters' place (fp32 master copies); default: the parameters."""
+    tensors = params if tensors is None else tensors
+    return [{"params": [t for t, p in zip(tensors, params, strict=True) if p.dim() >= 2], "weight_decay": weight_decay},
+            {"params": [t for t, p in zip(tensors, params, strict=True) if p.dim() < 2], "weight_decay": 0.0}]
+
+
 def _token_stream(tok, docs, eos_id: int):
     for doc in docs:
         yield from tok(doc).input_ids
@@ -59,10 +68,7 @@ def pretrain(cfg: BaseConfig, log: Callable[[str], None] = print) -> Path:
         model = Qwen2ForCausalLM(model_config(cfg, len(tok), tok.eos_token_id))
     n_params = sum(p.numel() for p in model.parameters())
     log(f"tiny base: {n_params / 1e6:.2f}M parameters, vocab {len(tok)}")
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.95))
+    opt = torch.optim.AdamW(adamw_groups(list(model.parameters()), cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.95))
     batches = _batches(_token_stream(tok, documents(cfg.seed, mix), tok.eos_token_id),
                        cfg.batch_size, cfg.seq_len)
     model.train()

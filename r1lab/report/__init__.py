@@ -1,1 +1,1 @@
-"""Reports across runs: `ablate` compares the --algo presets as a markdown table."""
+"""Reports from run directories (read-only: it renders what runs wrote and never trains)."""

@@ -35,8 +35,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from r1lab.models import decode as dec
 from r1lab.models import forward as fw
+from r1lab.rollout import decode as dec
 
 logger = logging.getLogger("r1lab.rollout")
 _LOGGED: set[str] = set()
@@ -191,9 +191,7 @@ def _lean_generate(
     stops = _StopTracker(n, m, eos, params.stop_sequences, device)
 
     logits, kvs = dec.prefill(model, ids, pmask)  # (P, V), one pass per prompt
-    cache = dec.StaticKVCache(model, n, ids.shape[1] + max(m - 1, 1), device, kvs[0][0].dtype)
-    cache.load_prefix(kvs, pmask, group)  # shared by, or copied into, each prompt's G rows
-    cache.weights = dec.DecodeWeights(model, cache.slots + 1)
+    cache = dec.StaticKVCache(model, kvs, pmask, group, ids.shape[1] + max(m - 1, 1))  # prompt K/V shared or copied
     del kvs
     live = torch.arange(n, device=device)  # (A,) original row of each live row
     pos = pmask.long().sum(-1).repeat_interleave(group)  # (A,) RoPE position of the next token
@@ -288,7 +286,8 @@ def _hf_generate(
 def _log_once(engine: str) -> None:
     if engine not in _LOGGED:
         _LOGGED.add(engine)
-        how = "static-KV decode" if engine == "lean" else "transformers model.generate: architecture not supported by the lean path"
+        how = ("static-KV decode" if engine == "lean"
+               else "transformers model.generate: architecture not supported by the lean path")
         logger.info("rollout engine: %s (%s)", engine, how)
 
 

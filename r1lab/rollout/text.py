@@ -19,7 +19,7 @@ def decode_completions(tokenizer, completion_ids: torch.Tensor, mask: torch.Tens
     """Text of each completion (N, T), without padding and without the EOS token."""
     out = []
     eos = tokenizer.eos_token_id
-    for ids, m in zip(completion_ids.tolist(), mask.tolist()):
-        ids = [t for t, keep in zip(ids, m) if keep and t != eos]
+    for ids, m in zip(completion_ids.tolist(), mask.tolist(), strict=True):
+        ids = [t for t, keep in zip(ids, m, strict=True) if keep and t != eos]
         out.append(tokenizer.decode(ids, skip_special_tokens=False))
     return out

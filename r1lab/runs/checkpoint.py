@@ -1,4 +1,4 @@
-"""Crash-safe checkpoints for any long-running command (GRPO today; SFT, pipelines, eval next).
+"""Crash-safe checkpoints for any long-running command (today `r1lab train`).
 
     RUN/checkpoints/step-000012/            a complete checkpoint (manifest.json written last)
     RUN/checkpoints/.step-000013.partial-x/ one being written: ignored, removed by `clean()`

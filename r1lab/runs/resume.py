@@ -11,12 +11,12 @@ again) and a torn last line (the process died mid-write) are dropped, atomically
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from r1lab import config as C
 from r1lab.errors import UserError
+from r1lab.runs.rundir import write_atomic
 
 SAFE_TO_CHANGE = frozenset({"max_steps", "log_samples_every", "save_every", "keep_checkpoints", "threads"})
 T = TypeVar("T")
@@ -58,10 +58,5 @@ def truncate_jsonl(path: str | Path, keep: Callable[[dict], bool]) -> int:
             continue  # a line torn by the crash
         if isinstance(row, dict) and keep(row):
             kept.append(line)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write("".join(line + "\n" for line in kept))
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.replace(path)
+    write_atomic(path, "".join(line + "\n" for line in kept))
     return len(kept)

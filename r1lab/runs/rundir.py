@@ -56,13 +56,19 @@ class RunDir:
             os.fsync(f.fileno())
 
     def write_json(self, name: str, data: dict) -> None:
-        tmp = self.path / f".{name}.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(json.dumps(data, indent=2))
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.replace(self.path / name)
+        write_atomic(self.path / name, json.dumps(data, indent=2))
 
     def read_json(self, name: str) -> dict | None:
         p = self.path / name
         return json.loads(p.read_text(encoding="utf-8")) if p.is_file() else None
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace `path` with `text` so that a crash leaves the old or the new file, never a torn one:
+    write a temporary file beside it, fsync, rename over it."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    tmp.replace(path)

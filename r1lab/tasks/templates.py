@@ -1,7 +1,7 @@
 """Prompt templates.
 
-`R1_ZERO` is the DeepSeek-R1-Zero training template, word for word from the paper
-(r1-facts.md section 2): the question replaces `{prompt}` and the model continues after
+`R1_ZERO` is the DeepSeek-R1-Zero training template, word for word from the paper (DeepSeek-R1,
+arXiv 2501.12948, Table 1): the question replaces `{prompt}` and the model continues after
 "Assistant:". Nothing in the built-in base model's pretraining corpus uses it.
 
 `MATH_INSTRUCTION` and `user_turn` are the chat prompt of R1's usage rules (section 6), which

@@ -16,6 +16,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from r1lab.algos.advantages import informative_groups
 from r1lab.rollout.engine import Rollout
 from r1lab.tasks import Problem
 
@@ -33,13 +34,8 @@ class Batch:
     advantages: torch.Tensor | None = None  # (N,)
 
 
-def informative_groups(rewards: torch.Tensor, group_size: int) -> list[int]:
-    """Indices of groups with at least two valid (non-NaN) rewards that are not all equal."""
-    r = rewards.view(-1, group_size).float()  # (P, G)
-    valid = ~torch.isnan(r)  # (P, G)
-    hi = torch.where(valid, r, torch.full_like(r, -torch.inf)).amax(-1)  # (P,)
-    lo = torch.where(valid, r, torch.full_like(r, torch.inf)).amin(-1)  # (P,)
-    return torch.nonzero((valid.sum(-1) >= 2) & (hi > lo)).flatten().tolist()
+def _informative(rewards: torch.Tensor, group_size: int) -> list[int]:
+    return informative_groups(rewards, group_size).nonzero().flatten().tolist()
 
 
 def refill(first: Batch, more: Callable[[], Batch], max_rounds: int, pad_id: int) -> tuple[Batch, dict]:
@@ -47,10 +43,10 @@ def refill(first: Batch, more: Callable[[], Batch], max_rounds: int, pad_id: int
     has groups (at most `max_rounds` times), and merge them into one batch of the same shape."""
     P, G = len(first.problems), first.rollout.group_size
     batches = [first]
-    picks = [(0, i) for i in informative_groups(first.rewards, G)]
+    picks = [(0, i) for i in _informative(first.rewards, G)]
     while len(picks) < P and len(batches) <= max_rounds:
         batches.append(more())
-        picks += [(len(batches) - 1, i) for i in informative_groups(batches[-1].rewards, G)]
+        picks += [(len(batches) - 1, i) for i in _informative(batches[-1].rewards, G)]
     short = max(0, P - len(picks))
     chosen = set(picks)
     picks += [(0, i) for i in range(P) if (0, i) not in chosen][:short]

@@ -12,9 +12,11 @@ from r1lab.train.presets import PRESETS
 class GRPOConfig:
     # what to train
     model: str = help_field("tiny", "'tiny' (the built-in base), a local HF model directory, or a hub id")
-    task: str = help_field("arithmetic", "built-in task (arithmetic | countdown) or a JSONL file of question/answer rows")
+    task: str = help_field("arithmetic", "built-in task (arithmetic | countdown) or a JSONL file of question/answer "
+                                         "rows")
     verifier: str = help_field("", "answer checker for the accuracy reward (default: the task's; math for JSONL files)")
-    reward_fn: str = help_field("", "extra reward FILE.py:FUNCTION, called fn(completion, answer=...) -> float | None, added to the others")
+    reward_fn: str = help_field("", "extra reward FILE.py:FUNCTION, called fn(completion, answer=...) -> float | None, "
+                                    "added to the others")
     output_dir: str = help_field("", "run directory (default: runs/r1-zero-<timestamp>)")
     seed: int = help_field(0, "seed for problems, sampling and initialisation")
     max_steps: int = help_field(120, "GRPO steps (one rollout each)")
@@ -25,16 +27,22 @@ class GRPOConfig:
     top_p: float = help_field(1.0, "rollout nucleus sampling threshold")
     max_new_tokens: int = help_field(128, "completion length limit in tokens")
     # objective (fields left at None take the --algo preset's value; see r1lab/train/presets.py)
-    algo: str = help_field("grpo", "preset: grpo | dr_grpo | dapo | bnpo (advantages, loss aggregation and the defaults below)")
+    algo: str = help_field("grpo", "preset: grpo | dr_grpo | dapo | bnpo (advantages, loss aggregation and the "
+                                   "defaults below)")
     lr: float = help_field(2e-4, "AdamW learning rate (constant after warm-up)")
     warmup_steps: int = help_field(5, "linear learning-rate warm-up steps")
     weight_decay: float = help_field(0.0, "AdamW weight decay")
-    beta: float | None = help_field(None, "KL coefficient against the reference model (0 loads no reference; grpo/bnpo preset 0.04 as DeepSeekMath, dr_grpo/dapo 0; R1: 0.001)")
+    beta: float | None = help_field(None, "KL coefficient against the reference model (0 loads no reference; grpo/bnpo "
+                                          "preset 0.04 as DeepSeekMath, dr_grpo/dapo 0; R1: 0.001)")
     epsilon: float | None = help_field(None, "clip range below: ratio >= 1 - epsilon (presets: 0.2)")
-    epsilon_high: float | None = help_field(None, "clip range above: ratio <= 1 + epsilon_high (presets: the same as epsilon; dapo 0.28, clip-higher)")
-    dynamic_sampling: bool | None = help_field(None, "drop groups whose rewards are all equal and sample more questions to refill (dapo preset: true)")
-    max_resample_rounds: int = help_field(3, "dynamic sampling: extra rollouts of prompts_per_step questions per step, at most")
-    overlong_buffer: int | None = help_field(None, "DAPO soft overlong penalty over the last N tokens before max_new_tokens (0 = off; dapo preset: max_new_tokens / 4)")
+    epsilon_high: float | None = help_field(None, "clip range above: ratio <= 1 + epsilon_high (presets: the same as "
+                                                  "epsilon; dapo 0.28, clip-higher)")
+    dynamic_sampling: bool | None = help_field(None, "drop groups whose rewards are all equal and sample more "
+                                                     "questions to refill (dapo preset: true)")
+    max_resample_rounds: int = help_field(3, "dynamic sampling: extra rollouts of prompts_per_step questions per step, "
+                                             "at most")
+    overlong_buffer: int | None = help_field(None, "DAPO soft overlong penalty over the last N tokens before "
+                                                   "max_new_tokens (0 = off; dapo preset: max_new_tokens / 4)")
     mu: int = help_field(1, "inner update epochs over each rollout")
     num_minibatches: int = help_field(1, "optimizer steps per epoch; must divide prompts_per_step")
     ref_refresh_steps: int = help_field(400, "replace the reference with the policy every N steps (paper: 400)")
@@ -50,10 +58,12 @@ class GRPOConfig:
     log_samples_every: int = help_field(10, "write completions to samples.jsonl every N steps")
     save_every: int = help_field(50, "write a checkpoint every N steps (and at the end)")
     keep_checkpoints: int = help_field(3, "keep the newest N checkpoints (0 = all)")
-    max_skipped_in_a_row: int = help_field(5, "stop the run after N updates in a row skipped for a non-finite loss or gradient")
+    max_skipped_in_a_row: int = help_field(5, "stop the run after N updates in a row skipped for a non-finite loss or "
+                                              "gradient")
     threads: int = help_field(0, "torch CPU threads (0 = one per core)")
     device: str = help_field("cpu", "torch device: cpu | cuda")
-    dtype: str = help_field("float32", "model dtype: float32 | bfloat16 (half precision: the optimizer keeps fp32 master weights)")
+    dtype: str = help_field("float32", "model dtype: float32 | bfloat16 (half precision: the optimizer keeps fp32 "
+                                       "master weights)")
 
     def __post_init__(self) -> None:
         preset = PRESETS.get(self.algo)
@@ -66,6 +76,7 @@ class GRPOConfig:
             self.epsilon_high = self.epsilon
         if self.overlong_buffer is None:
             self.overlong_buffer = int(self.max_new_tokens * preset.overlong_fraction)
+        self.validate()  # complete when constructed: library code and benches cannot skip the checks
 
     def validate(self) -> None:
         checks = [

@@ -23,10 +23,11 @@ Defaults, and where they depart from the paper for a 1M-parameter model on 2 CPU
 G = 8 (paper 16), 8 questions per step (paper 32), lr 2e-4 (paper 3e-6: tiny models need
 larger steps), ε = 0.2 (paper's R1-Zero: 10), β = 0.04 (DeepSeekMath; R1 uses 0.001), reference
 refresh 400 (paper), rollout temperature 1.0 (paper), mu = 1 (paper).
-Why β = 0.04 here: with β = 0.001 and lr 3e-4 one seed in three locked into the corpus's
-"working then <answer>" style without <think> tags (accuracy 1.0, format 0.0): entropy fell to
-0.01 within 25 steps and the tagged style was never sampled again. The stronger pull to the
-reference keeps it sampled long enough for the format reward to win (same seed: format 0.99).
+Why β = 0.04 here: with β = 0.001, at lr 3e-4 (the default then; 2e-4 now, not re-measured),
+one seed in three locked into the corpus's "working then <answer>" style without <think> tags
+(accuracy 1.0, format 0.0): entropy fell to 0.01 within 25 steps and the tagged style was never
+sampled again. The stronger pull to the reference kept it sampled long enough for the format
+reward to win (same seed: format 0.99).
 """
 
 from __future__ import annotations
@@ -38,20 +39,21 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-from safetensors.torch import load_model as load_safetensors, save_model as save_safetensors
+from safetensors.torch import load_model as load_safetensors
+from safetensors.torch import save_model as save_safetensors
 
 from r1lab.algos import clipped_policy_loss, kl_k3, overlong_penalty
+from r1lab.errors import UserError
+from r1lab.models.io import write_pretrained
 from r1lab.rollout.engine import Rollout, SamplingParams, generate
-from r1lab.rollout.logprobs import completion_logprobs
 from r1lab.rollout.text import decode_completions, encode_prompts, stop_sequences
 from r1lab.tasks import Problem, r1_zero_prompt
 from r1lab.train.batch import Batch, refill
 from r1lab.train.config import GRPOConfig
+from r1lab.train.logprobs import completion_logprobs
 from r1lab.train.optim import PolicyOptimizer
 from r1lab.train.presets import AGGREGATIONS, PRESETS
-from r1lab.errors import UserError
-from r1lab.models.io import write_pretrained
-from r1lab.verifiers.rewards import column_reward, load_reward_fn, rule_rewards
+from r1lab.verifiers.rewards import RewardGuard, column_reward, load_reward_fn, rule_rewards
 
 
 class TrainingStopped(UserError):
@@ -73,6 +75,7 @@ class GRPO:
                                      stop_sequences=stop_sequences(tokenizer))
         self.gen = torch.Generator().manual_seed(cfg.seed)
         self.extra_reward = load_reward_fn(cfg.reward_fn) if cfg.reward_fn else None
+        self.guard = RewardGuard()  # this run's reward calls: failures cost a sample, the first few are logged
         self.steps_done = 0
         self.nonfinite_streak = 0  # updates skipped in a row for a non-finite loss or gradient
 
@@ -92,10 +95,10 @@ class GRPO:
                                   "(the weights diverged; lower lr or raise warmup_steps)") from None
         texts = decode_completions(self.tok, ro.completion_ids, ro.completion_mask)
         refs = [p.answer for p in problems for _ in range(cfg.group_size)]
-        rewards, acc, fmt, failures = rule_rewards(texts, refs, self.verifier,
-                                                   cfg.accuracy_weight, cfg.format_weight)
+        rewards, acc, fmt, failures = rule_rewards(texts, refs, self.verifier, cfg.accuracy_weight,
+                                                   cfg.format_weight, self.guard)
         if self.extra_reward is not None:
-            extra, extra_failures = column_reward(self.extra_reward, texts, {"answer": refs})  # (N,)
+            extra, extra_failures = column_reward(self.extra_reward, texts, {"answer": refs}, self.guard)  # (N,)
             rewards, failures = rewards + extra, failures + extra_failures
         if cfg.overlong_buffer:
             penalty, _ = overlong_penalty(ro.lengths, cfg.max_new_tokens, cfg.overlong_buffer)  # (N,)
@@ -124,11 +127,11 @@ class GRPO:
             "truncated_rate": fresh.rollout.truncated.float().mean().item(),
             "length_correct": _masked_mean(fresh.rollout.lengths, fresh.accuracy == 1),
             "length_wrong": _masked_mean(fresh.rollout.lengths, fresh.accuracy != 1),
-            "kl": _mean(stats.get("kl_mean", [0.0])), "clip_fraction": _mean(stats["clip_frac"]),
-            "clip_fraction_low": _mean(stats["clip_frac_low"]), "clip_fraction_high": _mean(stats["clip_frac_high"]),
+            "kl": mean(stats.get("kl_mean", [0.0])), "clip_fraction": mean(stats["clip_frac"]),
+            "clip_fraction_low": mean(stats["clip_frac_low"]), "clip_fraction_high": mean(stats["clip_frac_high"]),
             "frac_zero_std_groups": adv_metrics["frac_zero_std_groups"],
-            "entropy": _mean(stats["entropy"]), "grad_norm": _mean(stats["grad_norm"]),
-            "loss": _mean(stats["loss"]), "lr": self.opt.last_lr(),
+            "entropy": mean(stats["entropy"]), "grad_norm": mean(stats["grad_norm"]),
+            "loss": mean(stats["loss"]), "lr": self.opt.last_lr(),
             "skipped_updates": int(sum(stats["skipped_update"])),
             "reward_failures": sampling["reward_failures"], "resample_rounds": sampling["resample_rounds"],
             "groups_short": sampling["groups_short"],
@@ -227,8 +230,9 @@ def _minibatches(n_questions: int, m: int) -> list[slice]:
     return [slice(i * size, (i + 1) * size) for i in range(m)]
 
 
-def _mean(xs: list[float]) -> float:
-    return sum(xs) / max(1, len(xs))
+def mean(xs: list[float]) -> float | None:
+    """The mean of `xs`; None when there is nothing to average."""
+    return sum(xs) / len(xs) if xs else None
 
 
 def _masked_mean(x: torch.Tensor, keep: torch.Tensor) -> float | None:

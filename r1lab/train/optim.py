@@ -15,17 +15,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from r1lab.models.pretrain import adamw_groups
+
 
 class PolicyOptimizer:
     def __init__(self, model: nn.Module, lr: float, weight_decay: float, warmup_steps: int) -> None:
         self.params = [p for p in model.parameters() if p.requires_grad]
         half = any(p.dtype != torch.float32 for p in self.params)
         self.master = [p.detach().float().clone() for p in self.params] if half else None
-        train = self.master if self.master is not None else self.params
-        decay = [t for t, p in zip(train, self.params) if p.dim() >= 2]
-        rest = [t for t, p in zip(train, self.params) if p.dim() < 2]
-        self.opt = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
-                                      {"params": rest, "weight_decay": 0.0}], lr=lr)
+        self.opt = torch.optim.AdamW(adamw_groups(self.params, weight_decay, self.master), lr=lr)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: min(1.0, (s + 1) / max(1, warmup_steps)))
 
     def zero_grad(self) -> None:
@@ -37,7 +35,7 @@ class PolicyOptimizer:
         finite (then nothing changes). Returns (gradient norm before clipping, stepped)."""
         train = self.params
         if self.master is not None:
-            for m, p in zip(self.master, self.params):
+            for m, p in zip(self.master, self.params, strict=True):
                 m.grad = None if p.grad is None else p.grad.float()
             train = self.master
         gnorm = torch.nn.utils.clip_grad_norm_(train, max_norm)
@@ -46,7 +44,7 @@ class PolicyOptimizer:
             self.opt.step()
             if self.master is not None:
                 with torch.no_grad():
-                    for p, m in zip(self.params, self.master):
+                    for p, m in zip(self.params, self.master, strict=True):
                         p.copy_(m)
         return gnorm, finite
 
@@ -64,5 +62,5 @@ class PolicyOptimizer:
         self.sched.load_state_dict(state["scheduler"])
         if self.master is not None and state.get("master") is not None:  # else: kept as taken from the model
             with torch.no_grad():
-                for m, saved in zip(self.master, state["master"]):
+                for m, saved in zip(self.master, state["master"], strict=True):
                     m.copy_(saved)

@@ -24,8 +24,8 @@ from r1lab.runs import Checkpoints, RunDir, rng_state, set_rng_state, truncate_j
 from r1lab.tasks import ProblemStream, get_task, take
 from r1lab.train.config import GRPOConfig
 from r1lab.train.console import Console
-from r1lab.verifiers import VERIFIERS
 from r1lab.train.grpo import GRPO, TrainingStopped, set_threads
+from r1lab.verifiers import VERIFIERS
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
@@ -126,6 +126,7 @@ def _summary(base: EvalResult, final: EvalResult, wall: float, cfg: GRPOConfig) 
         "base_mean_length": base.mean_length, "final_mean_length": final.mean_length,
         "base_format_rate": base.format_rate, "final_format_rate": final.format_rate,
         "base_unparseable_rate": base.unparseable_rate, "final_unparseable_rate": final.unparseable_rate,
+        "base_pass_at_k": base.pass_at_k, "final_pass_at_k": final.pass_at_k,
         "eval_problems": base.n_problems, "eval_samples_per_problem": base.k,
         "eval_temperature": cfg.eval_temperature, "eval_top_p": cfg.eval_top_p,
         "steps": cfg.max_steps, "wall_seconds": wall, "model": cfg.model, "task": cfg.task,

@@ -5,7 +5,7 @@ from typing import Callable
 from r1lab.verifiers.base import Grade, answer_tag
 from r1lab.verifiers.code import parse_reference, verify_code, verify_code_many
 from r1lab.verifiers.countdown import same_equation, verify_countdown
-from r1lab.verifiers.format import format_reward, tag_count_reward
+from r1lab.verifiers.format import format_reward
 from r1lab.verifiers.gsm8k import verify_gsm8k
 from r1lab.verifiers.language import detect_language, language_consistency
 from r1lab.verifiers.math import equivalent, verify_math
@@ -35,6 +35,6 @@ def get_verifier(name: str) -> Verifier:
     return VERIFIERS[name]
 
 
-__all__ = ["BATCH_VERIFIERS", "EQUIVALENCE", "same_answer", "BatchVerifier", "REFERENCE_CHECKS", "Grade", "Verifier", "VERIFIERS", "answer_tag", "detect_language", "format_reward", "get_verifier",
-           "language_consistency", "tag_count_reward", "verify_code", "verify_countdown", "verify_gsm8k",
-           "verify_math", "verify_number"]
+__all__ = ["BATCH_VERIFIERS", "BatchVerifier", "EQUIVALENCE", "REFERENCE_CHECKS", "Grade", "Verifier", "VERIFIERS",
+           "answer_tag", "detect_language", "format_reward", "get_verifier", "language_consistency", "same_answer",
+           "verify_code", "verify_countdown", "verify_gsm8k", "verify_math", "verify_number"]

@@ -4,7 +4,8 @@ Extraction: the last fenced block tagged python/py/python3 or untagged (```...``
 content of the last <answer>...</answer> (a fence inside it is removed). No code gives
 `Grade(0, None)`.
 
-The reference is a JSON object (a string, as every reference is), HumanEval's fields:
+The reference is a JSON object (a string, as every reference is; `r1lab.tasks.humaneval.code_reference`
+writes one), HumanEval's fields:
 
     {"test": "def check(candidate):\\n    assert candidate(1) == 2\\n",
      "entry_point": "add_one",          # optional: without it `test` is top-level asserts
@@ -41,14 +42,6 @@ def extract_code(response: str) -> str | None:
     if code is None or not code.strip():
         return None
     return code
-
-
-def make_reference(test: str, entry_point: str | None = None, prompt: str = "",
-                   timeout: float | None = None) -> str:
-    ref = {"test": test, "entry_point": entry_point, "prompt": prompt}
-    if timeout is not None:
-        ref["timeout"] = timeout
-    return json.dumps(ref)
 
 
 def parse_reference(reference: str) -> dict:
@@ -91,9 +84,8 @@ def verify_code_many(responses: Sequence[str], references: Sequence[str],
     codes = [extract_code(r) for r in responses]
     todo = [i for i, c in enumerate(codes) if c is not None]
     jobs = [build_job(codes[i], refs[i]) for i in todo]
-    limits = max((_limits(refs[i]) for i in todo), key=lambda l: l.timeout, default=LIMITS)
-    outs: list[Outcome] = run_many(jobs, limits, workers)
+    outs: list[Outcome] = run_many(jobs, [_limits(refs[i]) for i in todo], workers)  # each its own timeout
     grades = [Grade(0.0, None)] * len(responses)
-    for i, out in zip(todo, outs):
+    for i, out in zip(todo, outs, strict=True):
         grades[i] = Grade(float(out.passed), codes[i])
     return grades

@@ -1,7 +1,7 @@
 """GSM8K answers: one number, compared exactly as a fraction.
 
 The reference is the dataset's answer text; the number after its last `#### ` is the answer (a
-bare number is accepted too). The response's answer is found like the math verifier's (last
+bare number is accepted too). The response's answer is found by the math verifier's `final_span` (last
 `\\boxed{}`, else `<answer>`, else "the answer is" line) with one more place before the last:
 a `#### ` line, GSM8K's own format. The first number in that span is the answer; it may carry
 thousands commas, `$`, `\\$`, a unit or a trailing period ("$1,200 per month" is 1200), and may be
@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-from r1lab.verifiers.base import Grade, answer_tag
-from r1lab.verifiers.math import ANSWER_IS, last_boxed
+from r1lab.verifiers.base import Grade
+from r1lab.verifiers.math import final_span
 
 _HASHES = re.compile(r"####\s*([^\n]*)")
 _NUMBER = re.compile(r"(?<![\d.])-?\s?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:\s*/\s*\d+)?")
@@ -33,12 +33,8 @@ def parse_number(text: str) -> Fraction | None:
         return None
 
 
-def final_span(response: str) -> str | None:
-    for find in (last_boxed, answer_tag, lambda t: _last(_HASHES, t), lambda t: _last(ANSWER_IS, t)):
-        found = find(response)
-        if found is not None:
-            return found
-    return None
+def _hashes(text: str) -> str | None:
+    return _last(_HASHES, text)
 
 
 def _last(pattern: re.Pattern, text: str) -> str | None:
@@ -56,7 +52,7 @@ def reference_number(reference: str) -> Fraction:
 
 def verify_gsm8k(response: str, reference: str) -> Grade:
     target = reference_number(reference)
-    span = final_span(response)
+    span = final_span(response, before_last=(_hashes,))
     value = None if span is None else parse_number(span)
     if value is None:
         return Grade(0.0, None)

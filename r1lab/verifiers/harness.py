@@ -107,7 +107,7 @@ def _judge(job, out_fd, in_fd):
             if job["entry_point"] not in first["names"]:
                 return False, "entry point %r is not defined" % job["entry_point"]
             tests["check"](call(job["entry_point"]))
-    except BaseException as e:  # noqa: B036 - whatever the tests raise is a failure
+    except BaseException as e:  # noqa: BLE001 - whatever the tests raise is a failure
         return False, "tests raised " + type(e).__name__
     return True, ""
 
@@ -142,7 +142,7 @@ def _candidate(in_fd, out_fd):
         ns = {"__name__": "__main__", "__builtins__": builtins}
         try:
             exec(compile(job["program"], "<solution>", "exec"), ns)
-        except BaseException as e:  # noqa: B036 - SystemExit before the tests is a failure too
+        except BaseException as e:  # noqa: BLE001 - SystemExit before the tests is a failure too
             _flush()
             _send(out_fd, {"error": type(e).__name__})
             os._exit(1)
@@ -152,7 +152,7 @@ def _candidate(in_fd, out_fd):
             try:
                 value = ns[msg[1]](*_decode(msg[2]), **_decode(msg[3]))
                 reply = ["ok", _encode(value)]
-            except BaseException as e:  # noqa: B036 - reported to the judge, who fails the test
+            except BaseException as e:  # noqa: BLE001 - reported to the judge, who fails the test
                 reply = ["raise", type(e).__name__, str(e)[:200] if isinstance(e, Exception) else ""]
             _flush()
             _send(out_fd, reply)
@@ -164,7 +164,7 @@ def _flush():
     for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
         try:
             stream.flush()
-        except BaseException:  # noqa: B036 - the program may have replaced or closed them
+        except BaseException:  # noqa: BLE001 - the program may have replaced or closed them
             pass
 
 

@@ -100,7 +100,8 @@ def detect_language(prompt: str) -> str:
     counts = Counter(s for s, _ in words(prompt))
     if not counts:
         return "Latin"
-    if counts["Hiragana"] + counts["Katakana"] > 0 and counts["Hiragana"] + counts["Katakana"] + counts["Han"] >= max(counts.values()):
+    kana = counts["Hiragana"] + counts["Katakana"]
+    if kana > 0 and kana + counts["Han"] >= max(counts.values()):
         return "ja"
     if counts["Hangul"] > 0 and counts["Hangul"] + counts["Han"] >= max(counts.values()):
         return "ko"

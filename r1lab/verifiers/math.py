@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from typing import Callable
 
 from r1lab.verifiers.base import Grade, answer_tag
 
@@ -54,18 +55,25 @@ def last_boxed(text: str) -> str | None:
     return None
 
 
+def final_span(response: str, before_last: tuple[Callable[[str], str | None], ...] = ()) -> str | None:
+    """Where the response states its final answer: the last complete `\\boxed{}`, else the last
+    <answer>, else each finder of `before_last` in turn, else the last "the answer is" line."""
+    for find in (last_boxed, answer_tag, *before_last, _answer_is):
+        found = find(response)
+        if found is not None:
+            return found
+    return None
+
+
+def _answer_is(text: str) -> str | None:
+    said = ANSWER_IS.findall(text)
+    return said[-1].strip() if said else None
+
+
 def extract_answer(response: str) -> str | None:
     """The response's final answer as text, or None when it gives none."""
-    found = last_boxed(response)
-    if found is None:
-        found = answer_tag(response)
-    if found is None:
-        said = ANSWER_IS.findall(response)
-        found = said[-1].strip() if said else None
-    if found is None:
-        return None
-    found = _unwrap(found)
-    return found or None
+    found = final_span(response)
+    return (_unwrap(found) or None) if found is not None else None
 
 
 def _unwrap(s: str) -> str:
@@ -146,15 +154,3 @@ def verify_math(response: str, reference: str) -> Grade:
     if answer is None:
         return Grade(0.0, None)
     return Grade(float(equivalent(reference_answer(reference), answer)), answer)
-
-
-def perturb_boxed(solution: str) -> str:
-    """A negative control: the solution with its last boxed answer made wrong (+1 on its first
-    integer, else replaced by 12345). A sound grader must mark every perturbed answer wrong."""
-    i = max(solution.rfind("\\boxed"), solution.rfind("\\fbox"))
-    head, tail = solution[:i], solution[i:]
-    body = last_boxed(tail)
-    j = tail.index(body)
-    m = re.search(r"\d+", body)
-    new = body[:m.start()] + str(int(m.group()) + 1) + body[m.end():] if m else "12345"
-    return head + tail[:j] + new + tail[j + len(body):]

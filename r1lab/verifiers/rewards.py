@@ -6,7 +6,8 @@ it; training goes on. The same verifier grades evaluation, so reward and grade c
 Verifiers with a batch form (code: sandboxes in parallel) are run through it; if the batch call
 raises, the samples are graded one by one so a bad sample still costs only itself.
 `column_reward` applies any reward `fn(text, **columns) -> float | None` (for example the
-language-consistency reward with a per-prompt `target` column) with the same protection.
+language-consistency reward with a per-prompt `target` column) with the same protection. The
+protection is a `RewardGuard`, one per run, which also caps the logged warnings per run.
 """
 
 from __future__ import annotations
@@ -15,31 +16,75 @@ import importlib.util
 import logging
 import math
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 
 from r1lab.errors import UserError
-from r1lab.verifiers import BATCH_VERIFIERS, format_reward, get_verifier
+from r1lab.verifiers import BATCH_VERIFIERS, Verifier, format_reward, get_verifier
 
 log = logging.getLogger("r1lab.rewards")
 
 
-def rule_rewards(texts: list[str], references: list[str], verifier: str,
-                 accuracy_weight: float = 1.0, format_weight: float = 1.0):
-    """Returns (reward (N,), accuracy (N,), format (N,), number of failed reward calls)."""
+class RewardGuard:
+    """Calls reward and grading functions so that a failure costs one sample, never the run: an
+    exception or a non-finite value gives None and counts as failed. The first `max_warnings`
+    failures are logged; make one guard per run (the trainer does), so every run logs its own."""
+
+    def __init__(self, max_warnings: int = 5) -> None:
+        self.warnings_left = max_warnings
+
+    def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, bool]:
+        """(fn's result, False), or (None, True) if it raised."""
+        try:
+            return fn(*args, **kwargs), False
+        except Exception as e:  # noqa: BLE001 - a broken reward costs one sample, never the run
+            self.warn(f"reward function failed: {type(e).__name__}: {e}")
+            return None, True
+
+    def value(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[float | None, bool]:
+        """(value, failed) of a reward: None means "no opinion"; an exception, a non-number or a
+        non-finite value is a failure: value None, failed True."""
+        value, failed = self.call(lambda: _as_float(fn(*args, **kwargs)))
+        if failed or value is None:
+            return None, failed
+        if not math.isfinite(value):
+            self.warn(f"reward function returned {value!r}")
+            return None, True
+        return value, False
+
+    def warn(self, message: str) -> None:
+        if self.warnings_left > 0:
+            self.warnings_left -= 1
+            log.warning(message + ("" if self.warnings_left else
+                                   " (further reward failures are counted in metrics as reward_failures, not logged)"))
+
+
+def _as_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def rule_rewards(texts: list[str], references: list[str], verifier: str, accuracy_weight: float = 1.0,
+                 format_weight: float = 1.0, guard: RewardGuard | None = None):
+    """Returns (reward (N,), accuracy (N,), format (N,), number of failed reward calls). `guard`: the
+    run's (default: a new one for this call)."""
+    guard = guard or RewardGuard()
     verify = get_verifier(verifier)
     batched = _batch_scores(verifier, texts, references)
     acc, fmt, failures = [], [], 0
-    for i, (text, ref) in enumerate(zip(texts, references)):
-        a, fa = (batched[i], False) if batched is not None else _call(lambda: verify(text, ref).score)
-        f, ff = _call(lambda: format_reward(text))
+    for i, (text, ref) in enumerate(zip(texts, references, strict=True)):
+        a, fa = (batched[i], False) if batched is not None else guard.value(_score, verify, text, ref)
+        f, ff = guard.value(format_reward, text)
         failures += fa + ff
         acc.append(math.nan if a is None else a)
         fmt.append(math.nan if f is None else f)
     acc_t = torch.tensor(acc, dtype=torch.float32)  # (N,)
     fmt_t = torch.tensor(fmt, dtype=torch.float32)  # (N,)
     return accuracy_weight * acc_t + format_weight * fmt_t, acc_t, fmt_t, failures
+
+
+def _score(verify: Verifier, text: str, reference: str) -> float:
+    return verify(text, reference).score
 
 
 def _batch_scores(verifier: str, texts: list[str], references: list[str]) -> list[float] | None:
@@ -53,46 +98,19 @@ def _batch_scores(verifier: str, texts: list[str], references: list[str]) -> lis
         return None
 
 
-def _call(fn) -> tuple[float | None, bool]:
-    """(value, failed). None means "no opinion"; an exception or a non-finite value is a failure:
-    value None, failed True, and a warning (the first few only; metrics count them all)."""
-    try:
-        value = fn()
-        if value is None:
-            return None, False
-        value = float(value)
-    except Exception as e:  # noqa: BLE001 - a broken reward costs one sample, never the run
-        _warn(f"reward function failed: {type(e).__name__}: {e}")
-        return None, True
-    if not math.isfinite(value):
-        _warn(f"reward function returned {value!r}")
-        return None, True
-    return value, False
-
-
-_warnings_left = [5]
-
-
-def _warn(message: str) -> None:
-    if _warnings_left[0] > 0:
-        _warnings_left[0] -= 1
-        log.warning(message + ("" if _warnings_left[0] else
-                               " (further reward failures are counted in metrics as reward_failures, not logged)"))
-
-
-def column_reward(fn: Callable[..., float | None], texts: Sequence[str],
-                  columns: dict[str, Sequence] | None = None) -> tuple[torch.Tensor, int]:
+def column_reward(fn: Callable[..., float | None], texts: Sequence[str], columns: dict[str, Sequence] | None = None,
+                  guard: RewardGuard | None = None) -> tuple[torch.Tensor, int]:
     """(rewards (N,), number of failed calls): fn(text, **row) per sample, where row holds the
     sample's value of each extra dataset column. None, NaN or an exception gives NaN ("no
-    opinion"); exceptions and non-finite values are logged and counted, None is not."""
+    opinion"); exceptions and non-finite values are logged (by `guard`) and counted, None is not."""
+    guard = guard or RewardGuard()
     columns = columns or {}
     for name, values in columns.items():
         if len(values) != len(texts):
             raise ValueError(f"column {name!r} has {len(values)} values for {len(texts)} texts")
     out, failures = [], 0
     for i, text in enumerate(texts):
-        row = {name: values[i] for name, values in columns.items()}
-        value, failed = _call(lambda: fn(text, **row))
+        value, failed = guard.value(fn, text, **{name: values[i] for name, values in columns.items()})
         failures += failed
         out.append(math.nan if value is None else value)
     return torch.tensor(out, dtype=torch.float32), failures

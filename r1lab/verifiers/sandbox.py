@@ -206,12 +206,17 @@ def run_tests(program: str, test: str, entry_point: str | None = None, limits: L
         _remove(root)
 
 
-def run_many(jobs: Sequence[Job], limits: Limits = Limits(), workers: int | None = None) -> list[Outcome]:
-    """Run jobs in parallel: a thread pool where each thread waits on one sandboxed subprocess."""
+def run_many(jobs: Sequence[Job], limits: Limits | Sequence[Limits] = Limits(),
+             workers: int | None = None) -> list[Outcome]:
+    """Run jobs in parallel: a thread pool where each thread waits on one sandboxed subprocess.
+    `limits`: one for every job, or one per job."""
     iso = isolation()
     workers = workers or os.cpu_count() or 1
+    per_job = [limits] * len(jobs) if isinstance(limits, Limits) else list(limits)
+    if len(per_job) != len(jobs):
+        raise ValueError(f"{len(per_job)} limits for {len(jobs)} jobs")
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda j: run_tests(j.program, j.test, j.entry_point, limits, iso), jobs))
+        return list(pool.map(lambda j, lim: run_tests(j.program, j.test, j.entry_point, lim, iso), jobs, per_job))
 
 
 def _make_cgroup(iso: Isolation, run_id: str, processes: int) -> str | None:

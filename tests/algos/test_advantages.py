@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from r1lab.algos import batch_std_advantages, drgrpo_advantages, grpo_advantages
+from r1lab.algos.advantages import informative_groups
 
 FNS = [grpo_advantages, drgrpo_advantages, batch_std_advantages]
 NAN = float("nan")
@@ -92,7 +93,7 @@ def test_all_nan_batch(fn):
 
 
 @pytest.mark.parametrize("seed", range(6))
-@pytest.mark.parametrize("fn,mode", list(zip(FNS, ["grpo", "dr", "batch"])))
+@pytest.mark.parametrize("fn,mode", list(zip(FNS, ["grpo", "dr", "batch"], strict=True)))
 def test_matches_loop_reference(seed, fn, mode):
     g = torch.Generator().manual_seed(seed)
     G = [1, 2, 4, 8, 16, 5][seed]
@@ -112,3 +113,11 @@ def test_integer_rewards_and_bad_shapes():
         grpo_advantages(torch.zeros(6), 4)
     with pytest.raises(ValueError):
         grpo_advantages(torch.zeros(2, 3), 3)
+
+
+def test_informative_groups():
+    nan = math.nan
+    r = torch.tensor([0., 0., 1., 0., nan, 1., nan, nan, 2., 2., 0.5, nan])  # 6 groups of 2
+    # group 1 differs; group 2 has one valid reward; 3 all NaN; 4 equal; 5 one valid
+    assert informative_groups(r, 2).tolist() == [False, True, False, False, False, False]
+    assert informative_groups(torch.tensor([0., 1., 1., 1., 3., 2.]), 3).tolist() == [True, True]

@@ -1,8 +1,7 @@
 import pytest
 import torch
 
-from r1lab.algos import (clipped_policy_loss, grpo_advantages, kl_k3, seq_mean_token_mean,
-                         seq_sum_constant, token_mean)
+from r1lab.algos import clipped_policy_loss, grpo_advantages, kl_k3, seq_mean_token_mean, seq_sum_constant, token_mean
 
 LOSS = torch.tensor([[1.0, 2.0, 3.0, 4.0], [5.0, 6.0, float("nan"), float("inf")], [7.0, 7.0, 7.0, 7.0]])
 MASK = torch.tensor([[1, 1, 1, 1], [1, 1, 0, 0], [0, 0, 0, 0]])  # row 2 fully masked
@@ -79,9 +78,9 @@ def _per_token(logits, tokens, mask, old, ref, adv, sl):
 
 
 MODES = {  # name -> (aggregate(loss, mask, global normalisers from the full mask))
-    "seq_mean_token_mean": lambda l, m, M: seq_mean_token_mean(l, m, num_seqs=M.shape[0]),
-    "token_mean": lambda l, m, M: token_mean(l, m, num_tokens=M.sum()),
-    "seq_sum_constant": lambda l, m, M: seq_sum_constant(l, m, M.shape[1], num_seqs=M.shape[0]),
+    "seq_mean_token_mean": lambda x, m, M: seq_mean_token_mean(x, m, num_seqs=M.shape[0]),
+    "token_mean": lambda x, m, M: token_mean(x, m, num_tokens=M.sum()),
+    "seq_sum_constant": lambda x, m, M: seq_sum_constant(x, m, M.shape[1], num_seqs=M.shape[0]),
 }
 
 

@@ -7,21 +7,14 @@ affected samples (counted in metrics as reward_failures), is logged, and the run
 
 import json
 import shutil
-import subprocess
-import sys
 
 import pytest
 
 from r1lab.models.io import BUILTIN_DIR
-from tests.cli.test_cli import ENV, assert_user_error
+from tests.helpers import assert_user_error, r1lab
 
 SMALL = ["--max-steps", "1", "--prompts-per-step", "2", "--group-size", "4", "--eval-problems", "2",
          "--eval-samples", "1", "--max-new-tokens", "24", "--threads", "1"]
-
-
-def r1lab(*args):
-    return subprocess.run([sys.executable, "-m", "r1lab.cli", *map(str, args)], capture_output=True,
-                          text=True, env=ENV, timeout=300)
 
 
 @pytest.fixture(scope="module")
@@ -70,12 +63,14 @@ USER_ERRORS = [
     ("group-of-one", lambda t, r: ["train", "--group-size", "1"], ["group_size must be >= 2"]),
     ("minibatches-do-not-divide", lambda t, r: ["train", "--num-minibatches", "3"],
      ["num_minibatches (3) must divide prompts_per_step (8)"]),
-    ("missing-config-file", lambda t, r: ["train", "--config", t / "nope.yaml"], ["config file not found", "nope.yaml"]),
+    ("missing-config-file", lambda t, r: ["train", "--config", t / "nope.yaml"],
+     ["config file not found", "nope.yaml"]),
     ("non-utf8-config-file", lambda t, r: ["train", "--config", _jsonl(t, "c.yaml", b"lr: \xff\xfe\n")],
      ["c.yaml", "not valid YAML"]),
     ("config-not-a-mapping", lambda t, r: ["train", "--config", _jsonl(t, "c.yaml", b"- 1\n- 2\n")],
      ["expected a mapping"]),
-    ("missing-model", lambda t, r: ["train", "--model", t / "no-model", "--output-dir", t / "o"], ["no-model", "not found"]),
+    ("missing-model", lambda t, r: ["train", "--model", t / "no-model", "--output-dir", t / "o"],
+     ["no-model", "not found"]),
     ("missing-tokenizer", lambda t, r: ["train", "--model", _copy_model_without_tokenizer(t), "--output-dir", t / "o"],
      ["cannot load tokenizer", "model"]),
     ("unwritable-output", lambda t, r: ["train", "--output-dir", _jsonl(t, "file", b"x") / "run"], ["not writable"]),
@@ -86,10 +81,12 @@ USER_ERRORS = [
      ["d.jsonl:2: not valid UTF-8"]),
     ("jsonl-missing-field", lambda t, r: ["train", "--task", _jsonl(t, "d.jsonl", GOOD + b'{"question": "1+1?"}\n')],
      ["d.jsonl:2: row has no field 'answer'"]),
-    ("jsonl-empty-question", lambda t, r: ["train", "--task", _jsonl(t, "d.jsonl", GOOD * 3 + b'{"question": " ", "answer": "1"}\n')],
+    ("jsonl-empty-question",
+     lambda t, r: ["train", "--task", _jsonl(t, "d.jsonl", GOOD * 3 + b'{"question": " ", "answer": "1"}\n')],
      ["d.jsonl:4: field 'question' is empty"]),
     ("jsonl-missing-file", lambda t, r: ["train", "--task", t / "absent.jsonl"], ["absent.jsonl: file not found"]),
-    ("unknown-verifier", lambda t, r: ["train", "--verifier", "chess", "--output-dir", t / "o"], ["unknown verifier 'chess'"]),
+    ("unknown-verifier", lambda t, r: ["train", "--verifier", "chess", "--output-dir", t / "o"],
+     ["unknown verifier 'chess'"]),
     ("reward-fn-missing-file", lambda t, r: ["train", "--reward-fn", f"{t}/r.py:f", "--output-dir", t / "o"],
      ["reward_fn", "not found"]),
     ("reward-fn-missing-function", lambda t, r: ["train", "--reward-fn", f"{_jsonl(t, 'r.py', b'x = 1')}:f",

@@ -60,3 +60,19 @@ def test_bad_files(tmp_path):
 def test_grpo_config_ranges(override, msg):
     with pytest.raises(ConfigError, match=msg):
         load(GRPOConfig, None, override)
+
+
+@pytest.mark.parametrize("bad", [{"group_size": 1}, {"algo": "ppo"}, {"epsilon": 0.3, "epsilon_high": 0.2}])
+def test_grpo_config_validates_on_construction(bad):
+    """Library code and benches construct configs directly: they cannot skip the checks either."""
+    with pytest.raises(ConfigError):
+        GRPOConfig(**bad)
+
+
+def test_every_stage_config_validates_on_construction():
+    from r1lab.models.base_config import BaseConfig
+    from r1lab.pipeline.ablate import AblateConfig
+    with pytest.raises(ConfigError, match="hidden_size must divide"):
+        BaseConfig(hidden_size=100, num_heads=3)
+    with pytest.raises(ConfigError, match="unknown algo"):
+        AblateConfig(algos="ppo")

@@ -9,7 +9,7 @@ from r1lab.errors import UserError
 from r1lab.eval.config import EvalConfig
 from r1lab.eval.endpoint import _split_tokens
 from r1lab.eval.run import run_eval
-from tests.eval.servers import ReplayServer
+from tests.helpers import ReplayServer
 
 # Each reasoning holds a boxed answer that would grade differently: only the answer part counts.
 REPLIES = {

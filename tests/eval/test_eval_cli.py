@@ -6,13 +6,11 @@ disk; an interrupted eval resumes without redoing a finished sample.
 """
 
 import json
-import subprocess
-import sys
 
 import pytest
 
-from tests.cli.test_cli import ENV, assert_user_error
-from tests.eval.servers import ModelServer, ReplayServer
+from tests.helpers import ModelServer, ReplayServer, assert_user_error
+from tests.helpers import r1lab as cli
 
 SAME_FIELDS = ("id", "sample", "prompt", "reasoning", "answer", "extracted", "correct", "tokens", "finish_reason",
                "format")
@@ -21,8 +19,7 @@ METRICS = ("n_problems", "samples_per_problem", "pass@1", "pass@1_stderr", "pass
 
 
 def r1lab(*args):
-    return subprocess.run([sys.executable, "-m", "r1lab.cli", "eval", *map(str, args)], capture_output=True, text=True,
-                          env=ENV, timeout=300)
+    return cli("eval", *args)
 
 
 def rows(out):

@@ -1,16 +1,10 @@
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from r1lab.errors import UserError
 from r1lab.eval.grade import Summary, grade_file
-
-BENCH = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "bench"
-ENV = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONWARNINGS="ignore")
+from tests.helpers import assert_user_error, bench_file, r1lab
 
 
 def write(path, rows):
@@ -22,12 +16,6 @@ def read(path):
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
-def bench(name):
-    if not (BENCH / name).is_file():
-        pytest.skip(f"benchmark data not found at {BENCH / name}")
-    return BENCH / name
-
-
 def test_rows_are_written_back_with_correct_and_extracted(tmp_path):
     src = write(tmp_path / "in.jsonl", [
         {"id": 1, "response": "so \\boxed{\\frac12}", "answer": "0.5"},
@@ -37,25 +25,29 @@ def test_rows_are_written_back_with_correct_and_extracted(tmp_path):
     summary, out = grade_file(src, "math")
     assert summary == Summary(1, 1, 1, 3) and out == tmp_path / "in.graded.jsonl"
     rows = read(out)
-    assert [(r["id"], r["correct"], r["extracted"]) for r in rows] == [(1, True, "\\frac12"), (2, False, "3"), (3, None, None)]
+    assert [(r["id"], r["correct"], r["extracted"]) for r in rows] == [(1, True, "\\frac12"), (2, False, "3"),
+                                                                       (3, None, None)]
     assert summary.line() == "correct 1 / wrong 1 / unparseable 1 / total 3 (accuracy 33.33%)"
 
 
 def test_math500_solutions_grade_correct(tmp_path):
-    summary, out = grade_file(bench("math500.jsonl"), "math", response_field="solution", output=tmp_path / "m.jsonl")
+    summary, out = grade_file(bench_file("math500.jsonl"), "math", response_field="solution",
+                              output=tmp_path / "m.jsonl")
     assert summary.total == 500 and summary.correct / summary.total >= 0.995
     assert all("unique_id" in r and "correct" in r for r in read(out))
 
 
 def test_gsm8k_answers_grade_themselves(tmp_path):
-    summary, _ = grade_file(bench("gsm8k_test.jsonl"), "gsm8k", response_field="answer", output=tmp_path / "g.jsonl")
+    summary, _ = grade_file(bench_file("gsm8k_test.jsonl"), "gsm8k", response_field="answer",
+                            output=tmp_path / "g.jsonl")
     assert summary == Summary(1319, 0, 0, 1319)
 
 
 def test_code_rows_run_in_the_sandbox(tmp_path):
     ref = json.dumps({"test": "def check(c):\n    assert c(2) == 4\n", "entry_point": "sq"})
-    src = write(tmp_path / "code.jsonl", [{"response": "```python\ndef sq(x):\n    return x * x\n```", "answer": ref},
-                                          {"response": "```python\ndef sq(x):\n    return x + x + 1\n```", "answer": ref}])
+    src = write(tmp_path / "code.jsonl", [
+        {"response": "```python\ndef sq(x):\n    return x * x\n```", "answer": ref},
+        {"response": "```python\ndef sq(x):\n    return x + x + 1\n```", "answer": ref}])
     summary, out = grade_file(src, "code", workers=2)
     assert summary == Summary(1, 1, 0, 2) and [r["correct"] for r in read(out)] == [True, False]
 
@@ -88,14 +80,9 @@ def test_other_user_errors(tmp_path):
 @pytest.mark.slow
 def test_cli_grade_prints_counts_and_fails_in_one_line(tmp_path):
     src = write(tmp_path / "in.jsonl", [{"response": "\\boxed{025}", "answer": "25"}, {"response": "?", "answer": "1"}])
-    res = subprocess.run([sys.executable, "-m", "r1lab.cli", "grade", str(src), "--verifier", "math",
-                          "--output", str(tmp_path / "out.jsonl")], capture_output=True, text=True, env=ENV, timeout=300)
+    res = r1lab("grade", src, "--verifier", "math", "--output", tmp_path / "out.jsonl")
     assert res.returncode == 0, res.stderr
     assert "correct 1 / wrong 0 / unparseable 1 / total 2" in res.stdout
     assert [r["correct"] for r in read(tmp_path / "out.jsonl")] == [True, None]
     (tmp_path / "bad.jsonl").write_text('{"response": "x", "answer": "1"}\n{oops\n')
-    res = subprocess.run([sys.executable, "-m", "r1lab.cli", "grade", str(tmp_path / "bad.jsonl"), "--verifier", "math"],
-                         capture_output=True, text=True, env=ENV, timeout=300)
-    errors = [line for line in res.stderr.splitlines() if line.startswith("error:")]
-    assert res.returncode == 2 and len(errors) == 1 and "Traceback" not in res.stderr
-    assert "bad.jsonl:2: malformed JSON" in errors[0]
+    assert_user_error(r1lab("grade", tmp_path / "bad.jsonl", "--verifier", "math"), "bad.jsonl:2: malformed JSON")

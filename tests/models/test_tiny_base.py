@@ -7,7 +7,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from r1lab.models.corpus import addition_steps, documents
 from r1lab.models.io import BUILTIN_DIR, resolve
-from r1lab.tasks import take, get_task
+from r1lab.tasks import get_task, take
 
 
 def test_builtin_loads_with_plain_transformers(monkeypatch):
@@ -44,7 +44,8 @@ def test_corpus_never_holds_the_template_and_is_mostly_answer_only():
     answers = sum(d.count("\n") + 1 for d in docs)
     assert "<think>" in text and "<answer>" in text  # tags are one wrapper among several
     # answer-only documents are the clear majority: worked problems are about a quarter
-    n_worked = sum(1 for d in docs for line in d.split("\n") if "=" in line and "+" in line and "?" not in line.split("=")[-1])
+    n_worked = sum(1 for d in docs for line in d.split("\n")
+                   if "=" in line and "+" in line and "?" not in line.split("=")[-1])
     assert n_worked / answers < 0.4
     assert worked > 0
 
@@ -60,6 +61,6 @@ def test_addition_steps_are_right():
             a, b = p.meta["a"], p.meta["b"]
             steps = addition_steps(rng, a, b, slip=slip)
             assert re.findall(r"\d+", steps)[-1] == str(a + b), steps
-            assert ("wrong" in steps or "check" in steps) == slip or not slip
+            assert ("wrong" in steps or "check" in steps) == slip, steps  # a slip is fixed or checked
     steps = addition_steps(random.Random(1), 6287, 652, slip=False)
     assert "628+65" in steps and "62+6" in steps and "6939" in steps

@@ -144,7 +144,7 @@ def chi_square(counts: list[int], probs: list[float]) -> tuple[float, int]:
     """Pearson statistic and degrees of freedom; cells expecting < 5 draws are pooled."""
     total = sum(counts)
     cells, pool_obs, pool_exp = [], 0, 0.0
-    for c, p in zip(counts, probs):
+    for c, p in zip(counts, probs, strict=True):
         if total * p >= 5:
             cells.append((c, total * p))
         else:
@@ -177,7 +177,7 @@ def test_generate_first_token_follows_model_distribution(qwen2_model):
     r = generate(qwen2_model, [PROMPTS[0]], draws, SamplingParams(temperature, top_p, max_new_tokens=1),
                  eos_token_id=NO_EOS, pad_token_id=0, generator=torch.Generator().manual_seed(7))
     counts = torch.bincount(r.completion_ids[:, 0], minlength=len(want)).tolist()
-    assert all(c == 0 for c, p in zip(counts, want) if p == 0)
+    assert all(c == 0 for c, p in zip(counts, want, strict=True) if p == 0)
     support = [i for i, p in enumerate(want) if p > 0]
     assert len(support) > 3
     chi2, df = chi_square([counts[i] for i in support], [want[i] for i in support])

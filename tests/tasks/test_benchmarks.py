@@ -2,7 +2,6 @@
 
 import json
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -10,15 +9,12 @@ from r1lab.errors import UserError
 from r1lab.eval.run import check_references
 from r1lab.tasks import get_task, hub, take
 from r1lab.tasks.benchmarks import DATA, SHIPPED, load_benchmark
-
-ROOT = Path(__file__).resolve().parents[2]
-BENCH = ROOT / ".." / "shared" / "data" / "bench"
+from tests.helpers import ROOT, bench_file
 
 
 def test_shipped_files_are_byte_identical_to_the_shared_data():
-    assert BENCH.is_dir(), f"the shared benchmark data is missing at {BENCH.resolve()}"
     for file, *_ in SHIPPED.values():
-        assert (DATA / file).read_bytes() == (BENCH / file).read_bytes(), file
+        assert (DATA / file).read_bytes() == bench_file(file).read_bytes(), file  # bench_file fails if missing
     assert "MIT" in (DATA / "PROVENANCE.md").read_text()
     # shipped in the wheel, not only in a checkout
     assert '"r1lab.tasks" = ["data/*"]' in (ROOT / "pyproject.toml").read_text()

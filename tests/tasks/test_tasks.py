@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from r1lab.tasks import Addition, Countdown, R1_ZERO, get_task, problems, r1_zero_prompt, split_of, take
+from r1lab.tasks import R1_ZERO, Addition, Countdown, get_task, problems, r1_zero_prompt, split_of, take
 from r1lab.verifiers import verify_countdown, verify_number
 
 
@@ -11,7 +11,11 @@ def test_splits_are_disjoint_and_seeded(task):
     train = take(task, "train", 300, seed=1)
     test = take(task, "test", 100, seed=1)
     assert {p.question for p in train}.isdisjoint({p.question for p in test})
-    assert all(split_of(task.sample(random.Random(0))[0]) in ("train", "test") for _ in range(3))
+    rng = random.Random(0)
+    keys = [task.sample(rng)[0] for _ in range(2000)]
+    splits = [split_of(k) for k in keys]
+    assert splits == [split_of(k) for k in keys]  # a pure function of the key
+    assert 0.06 < splits.count("test") / len(splits) < 0.14  # about test_fraction (0.1) of the keys
     assert take(task, "test", 20, seed=1) == test[:20]  # same seed, same problems
     assert take(task, "test", 20, seed=2) != test[:20]
 

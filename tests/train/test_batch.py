@@ -1,12 +1,11 @@
 """Dynamic sampling bookkeeping: which groups carry signal, and merging groups across rollouts."""
 
-import math
 
 import torch
 
 from r1lab.rollout.engine import Rollout
 from r1lab.tasks import Problem
-from r1lab.train.batch import Batch, informative_groups, merge, refill
+from r1lab.train.batch import Batch, merge, refill
 
 G = 2
 
@@ -23,14 +22,6 @@ def _batch(tag: str, rewards: list[float], width: int) -> Batch:
     t = torch.tensor(rewards)  # (N,)
     return Batch(ro, [Problem(f"{tag}{i}", "0", "t") for i in range(P)], [f"{tag}{r}" for r in range(P * G)],
                  t, t.clone(), t.clone(), reward_failures=1)
-
-
-def test_informative_groups():
-    nan = math.nan
-    r = torch.tensor([0., 0., 1., 0., nan, 1., nan, nan, 2., 2., 0.5, nan])  # 6 groups of 2
-    # group 1 differs; group 2 has one valid reward; 3 all NaN; 4 equal; 5 one valid
-    assert informative_groups(r, 2) == [1]
-    assert informative_groups(torch.tensor([0., 1., 1., 1., 3., 2.]), 3) == [0, 1]
 
 
 def test_merge_takes_the_picked_groups_and_pads_to_the_widest():

@@ -11,8 +11,8 @@ from r1lab.models.io import load as load_model
 from r1lab.tasks import get_task, take
 from r1lab.train.config import GRPOConfig
 from r1lab.train.console import Console
-from r1lab.train.grpo import GRPO
 from r1lab.train.run import run
+from tests.helpers import tiny_trainer
 
 FAST = {"max_steps": 2, "prompts_per_step": 4, "group_size": 4, "eval_problems": 4, "eval_samples": 2,
         "max_new_tokens": 48, "log_samples_every": 1, "save_every": 1, "threads": 1}
@@ -26,23 +26,23 @@ def test_run_directory_contract(tmp_path):
                 "final_format_rate", "wall_seconds"):
         assert key in summary
     assert json.loads((out / "summary.json").read_text()) == summary
-    rows = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2]
     for key in ("reward", "accuracy", "format_rate", "mean_length", "kl", "clip_fraction", "entropy",
                 "grad_norm", "tokens_per_second", "seconds"):
         assert all(isinstance(r[key], float) for r in rows), key
     assert (out / "config.yaml").read_text().count("max_steps: 2") == 1
-    phases = {json.loads(l)["phase"] for l in (out / "samples.jsonl").read_text().splitlines()}
+    phases = {json.loads(line)["phase"] for line in (out / "samples.jsonl").read_text().splitlines()}
     assert phases == {"base", "train", "final"}
     ckpt = out / "checkpoints" / "step-000002"
-    assert AutoModelForCausalLM.from_pretrained(ckpt) is not None
+    hf, ours = AutoModelForCausalLM.from_pretrained(ckpt).state_dict(), load_model(str(ckpt))[0].state_dict()
+    assert hf.keys() == ours.keys() and all(torch.equal(hf[k], ours[k]) for k in hf)  # plain HF reads it whole
     assert (out / "checkpoints" / "step-000001").is_dir()
 
 
 def _trainer(**over):
-    cfg = load(GRPOConfig, None, dict(FAST, **over))
-    model, tok = load_model("tiny")
-    return GRPO(cfg, model, tok, "number"), take(get_task("arithmetic"), "train", cfg.prompts_per_step, 0)
+    trainer = tiny_trainer(**dict(FAST, **over))
+    return trainer, take(get_task("arithmetic"), "train", trainer.cfg.prompts_per_step, 0)
 
 
 def test_beta_zero_loads_no_reference():
@@ -59,7 +59,7 @@ def test_inner_epochs_and_minibatches_change_the_policy_and_clip():
     metrics, batch = trainer.step(probs)
     assert batch.rollout.completion_ids.shape[0] == 32
     assert batch.advantages.abs().sum() > 0  # this seeded rollout has signal
-    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.model.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.model.parameters(), strict=True))
     # later epochs see a moved policy: ratios leave 1, some clip, and the KL to the reference grows
     assert metrics["clip_fraction"] > 0.0 and metrics["kl"] > 0.0
 
@@ -67,7 +67,7 @@ def test_inner_epochs_and_minibatches_change_the_policy_and_clip():
 def test_reference_refresh_copies_the_policy():
     trainer, probs = _trainer(beta=0.04, ref_refresh_steps=1, lr=5e-3)
     trainer.step(probs)
-    for p, r in zip(trainer.model.parameters(), trainer.ref.parameters()):
+    for p, r in zip(trainer.model.parameters(), trainer.ref.parameters(), strict=True):
         assert torch.equal(p, r)
 
 
@@ -78,7 +78,7 @@ def test_short_seeded_run_raises_the_reward(tmp_path):
                                   "threads": 1, "seed": 0, "output_dir": str(tmp_path / "r"),
                                   "eval_problems": 8, "eval_samples": 1, "save_every": 0})
     run(cfg, Console(quiet=True))
-    rewards = [json.loads(l)["reward"] for l in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    rewards = [json.loads(line)["reward"] for line in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
     first, last = sum(rewards[:5]) / 5, sum(rewards[-5:]) / 5
     assert last > first + 0.3, (first, last)
 
@@ -90,7 +90,7 @@ def test_bfloat16_run_trains_through_fp32_master_weights(tmp_path):
     cfg = load(GRPOConfig, None, dict(FAST, dtype="bfloat16", max_new_tokens=128, prompts_per_step=8,
                                       output_dir=str(tmp_path / "run")))
     run(cfg, Console(quiet=True))
-    rows = [json.loads(l) for l in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     for r in rows:
         assert all(torch.isfinite(torch.tensor(r[k])) for k in ("loss", "grad_norm", "kl")), r
         assert r["skipped_updates"] == 0
@@ -102,6 +102,6 @@ def test_bfloat16_run_trains_through_fp32_master_weights(tmp_path):
     base, _ = load_model("tiny")
     names = [n for n, p in base.named_parameters()]
     assert len(master) == len(names) and all(m.dtype == torch.float32 for m in master)
-    assert any(not torch.equal(m, p) for m, p in zip(master, base.parameters()))
+    assert any(not torch.equal(m, p) for m, p in zip(master, base.parameters(), strict=True))
     state = trained.state_dict()
-    assert all(torch.equal(state[n], m.to(torch.bfloat16)) for n, m in zip(names, master))
+    assert all(torch.equal(state[n], m.to(torch.bfloat16)) for n, m in zip(names, master, strict=True))

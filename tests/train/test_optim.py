@@ -29,7 +29,7 @@ def test_bf16_model_follows_the_fp32_run_rounded():
     half = _linear(torch.bfloat16)
     ref = _linear(torch.float32)
     with torch.no_grad():  # the same start: the bf16 values
-        for r, h in zip(ref.parameters(), half.parameters()):
+        for r, h in zip(ref.parameters(), half.parameters(), strict=True):
             r.copy_(h.float())
     start = half.weight.detach().clone()
     _train(ref, 10)
@@ -53,10 +53,10 @@ def test_nonfinite_loss_changes_nothing_and_state_round_trips():
     before = [p.detach().clone() for p in model.parameters()]
     model.weight.sum().backward()
     gnorm, stepped = opt.clip_and_step(1.0, torch.tensor(float("nan")))
-    assert not stepped and all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    assert not stepped and all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
     saved = opt.state_dict()
     fresh_model = _linear(torch.bfloat16)
     fresh = PolicyOptimizer(fresh_model, lr=1e-4, weight_decay=0.01, warmup_steps=1)
     fresh.load_state_dict(saved)
-    assert all(torch.equal(a, b) for a, b in zip(fresh.master, opt.master))
+    assert all(torch.equal(a, b) for a, b in zip(fresh.master, opt.master, strict=True))
     assert fresh.last_lr() == opt.last_lr()

@@ -5,10 +5,9 @@ import torch
 
 from r1lab.algos import batch_std_advantages, drgrpo_advantages, grpo_advantages
 from r1lab.config import ConfigError, load
-from r1lab.models.io import load as load_model
 from r1lab.tasks import ProblemStream, get_task
 from r1lab.train.config import GRPOConfig
-from r1lab.train.grpo import GRPO
+from tests.helpers import tiny_trainer
 
 FAST = {"prompts_per_step": 4, "group_size": 4, "max_new_tokens": 40, "threads": 1}
 
@@ -23,8 +22,7 @@ def test_preset_defaults(algo, beta, eps, eps_high, dynamic, overlong, adv):
     cfg = load(GRPOConfig, None, dict(FAST, algo=algo))
     assert (cfg.beta, cfg.epsilon, cfg.epsilon_high, cfg.dynamic_sampling, cfg.overlong_buffer) == \
         (beta, eps, eps_high, dynamic, overlong)
-    model, tok = load_model("tiny")
-    trainer = GRPO(cfg, model, tok, "number")
+    trainer = tiny_trainer(**dict(FAST, algo=algo))
     assert trainer.advantages is adv
     assert (trainer.ref is None) == (beta == 0)
 
@@ -48,9 +46,7 @@ def test_preset_config_errors(over, msg):
 
 
 def _aggregate(algo):
-    cfg = load(GRPOConfig, None, dict(FAST, algo=algo))
-    model, tok = load_model("tiny")
-    return GRPO(cfg, model, tok, "number").aggregate
+    return tiny_trainer(**dict(FAST, algo=algo)).aggregate
 
 
 def test_each_preset_aggregates_its_own_way():
@@ -66,10 +62,8 @@ def test_each_preset_aggregates_its_own_way():
 
 
 def test_dynamic_sampling_refills_with_informative_groups():
-    cfg = load(GRPOConfig, None, dict(FAST, algo="dapo", overlong_buffer="0", max_resample_rounds="4",
-                                      prompts_per_step="8", max_new_tokens="64"))
-    model, tok = load_model("tiny")
-    trainer = GRPO(cfg, model, tok, "number")
+    trainer = tiny_trainer(**dict(FAST, algo="dapo", overlong_buffer="0", max_resample_rounds="4",
+                                  prompts_per_step="8", max_new_tokens="64"))
     stream = ProblemStream(get_task("arithmetic"), "train", seed=0)
     metrics, batch = trainer.step(stream.take(8), more=stream.take)
     # the base model solves few problems, so many groups are all-zero and get replaced

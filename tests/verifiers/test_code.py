@@ -3,11 +3,12 @@ import time
 
 import pytest
 
+from r1lab.tasks.humaneval import code_reference
 from r1lab.verifiers import get_verifier
-from r1lab.verifiers.code import build_job, extract_code, make_reference, parse_reference, verify_code, verify_code_many
+from r1lab.verifiers.code import build_job, extract_code, parse_reference, verify_code, verify_code_many
 from r1lab.verifiers.rewards import rule_rewards
 
-REF = make_reference("def check(candidate):\n    assert candidate([3, 1, 2]) == [1, 2, 3]\n", "sort_list",
+REF = code_reference("def check(candidate):\n    assert candidate([3, 1, 2]) == [1, 2, 3]\n", "sort_list",
                      "from typing import List\n\ndef sort_list(xs: List[int]) -> List[int]:\n    \"\"\"Sort.\"\"\"\n")
 
 
@@ -45,9 +46,9 @@ def test_verify_code():
     assert g.score == 0.0 and g.correct is False
     g = verify_code("I cannot write code", REF)
     assert g.score == 0.0 and g.correct is None
-    top_level = make_reference("assert add(2, 3) == 5\n")
+    top_level = code_reference("assert add(2, 3) == 5\n")
     assert verify_code("```python\ndef add(a, b):\n    return a + b\n```", top_level).score == 1.0
-    slow = make_reference("def check(c):\n    assert c() == 1\n", "f", timeout=1)
+    slow = code_reference("def check(c):\n    assert c() == 1\n", "f", timeout=1)
     start = time.monotonic()
     assert verify_code("```python\ndef f():\n    while True:\n        pass\n```", slow).score == 0.0
     assert time.monotonic() - start < 5
@@ -61,3 +62,12 @@ def test_batch_matches_one_by_one_and_rewards_use_it():
     assert [g.correct for g in batch] == [True, None, False] * 2
     r, acc, fmt, fails = rule_rewards(responses[:3] + ["x"], [REF] * 3 + ["not json"], "code")
     assert acc[:3].tolist() == [1.0, 0.0, 0.0] and fails == 1  # a broken reference costs one sample
+
+
+def test_batch_gives_each_job_its_own_timeout():
+    """A 1 s reference next to a default (10 s) one: the slow program still times out after 1 s."""
+    quick = code_reference("def check(c):\n    assert c() == 1\n", "f", timeout=1)
+    sleepy = "```python\ndef f():\n    import time\n    time.sleep(3)\n    return 1\n```"
+    grades = verify_code_many([sleepy, "```python\ndef sort_list(xs):\n    return sorted(xs)\n```"], [quick, REF],
+                              workers=2)
+    assert [g.score for g in grades] == [0.0, 1.0]

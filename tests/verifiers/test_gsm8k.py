@@ -1,13 +1,11 @@
-import json
 from fractions import Fraction
-from pathlib import Path
 
 import pytest
 
 from r1lab.verifiers import get_verifier
 from r1lab.verifiers.gsm8k import parse_number, reference_number, verify_gsm8k
+from tests.helpers import bench_rows
 
-BENCH = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "bench"
 REF = "She sells 16 - 3 - 4 = <<16-3-4=9>>9 eggs.\nShe makes 9 * 2 = $<<9*2=18>>18.\n#### 1,218"
 
 
@@ -41,12 +39,9 @@ def test_reference():
 
 
 def test_gsm8k_reference_answers_grade_themselves():
-    path = BENCH / "gsm8k_test.jsonl"
-    if not path.is_file():
-        pytest.skip(f"benchmark data not found at {path}")
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    rows = bench_rows("gsm8k_test.jsonl")
     assert len(rows) == 1319
     assert all(verify_gsm8k(r["answer"], r["answer"]).score == 1.0 for r in rows)
     # and a wrong final number is caught on every row
     wrong = [r["answer"].rsplit("####", 1)[0] + f"#### {reference_number(r['answer']) + 1}" for r in rows]
-    assert not any(verify_gsm8k(w, r["answer"]).score for w, r in zip(wrong, rows))
+    assert not any(verify_gsm8k(w, r["answer"]).score for w, r in zip(wrong, rows, strict=True))

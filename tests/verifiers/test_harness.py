@@ -33,7 +33,8 @@ HACKS = {
                                "class E(metaclass=M):\n    __eq__ = lambda s, o: True\n    __sub__ = lambda s, o: 0\n"
                                "def f(x):\n    return E()\n"),
     "print_fake_sentinels": WRONG + "print('PASSED\\nOK\\nall tests passed\\n' + '0' * 32)\n",
-    "write_fake_sentinel_to_every_fd": ("import os\nfor fd in range(1, 300):\n    try:\n        os.write(fd, b'0' * 32 + b'\\n')\n"
+    "write_fake_sentinel_to_every_fd": ("import os\nfor fd in range(1, 300):\n    try:\n"
+                                        "        os.write(fd, b'0' * 32 + b'\\n')\n"
                                         "    except OSError:\n        pass\n" + WRONG),
     "read_every_fd_for_the_sentinel": ("import os\nfound = b''\nfor fd in range(3, 300):\n    try:\n"
                                        "        found += os.read(fd, 64)\n    except OSError:\n        pass\n"
@@ -47,12 +48,14 @@ HACKS = {
     "walk_traceback_to_the_reporter": ("try:\n    1 / 0\nexcept ZeroDivisionError as e:\n"
                                        "    caller = e.__traceback__.tb_frame.f_back\n"
                                        "    caller.f_locals['report'](True, '')\n" + WRONG),
-    "signal_handler_frame": ("import signal\nsignal.signal(signal.SIGALRM, lambda s, fr: fr.f_locals['report'](True, ''))\n"
+    "signal_handler_frame": ("import signal\n"
+                             "signal.signal(signal.SIGALRM, lambda s, fr: fr.f_locals['report'](True, ''))\n"
                              "signal.setitimer(signal.ITIMER_REAL, 0.001, 0.001)\n" + WRONG),
     "trace_function": "import sys\nsys.settrace(lambda *a: None)\n" + WRONG,
     "atexit_exit_zero": "import atexit, os\natexit.register(lambda: os._exit(0))\n" + WRONG,
     "thread_exits_zero_later": ("import os, threading, time\n"
-                                "threading.Thread(target=lambda: (time.sleep(0.05), os._exit(0)), daemon=True).start()\n"
+                                "threading.Thread(target=lambda: (time.sleep(0.05), os._exit(0)),"
+                                " daemon=True).start()\n"
                                 "def f(x):\n    time.sleep(1)\n    return x\n"),
     "patch_math_used_by_tests": "import math\nmath.isclose = lambda *a, **k: True\n" + WRONG,
     "close_all_fds": "import os\nos.closerange(3, 4096)\n" + WRONG,

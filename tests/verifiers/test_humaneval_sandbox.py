@@ -13,5 +13,5 @@ def test_canonical_solutions_pass_and_empty_bodies_fail():
     refs = [reference(p) for p in problems]
     good = verify_code_many([f"```python\n{p.prompt}{p.canonical_solution}```" for p in problems], refs, workers=2)
     empty = verify_code_many([f"```python\n{p.prompt}    pass\n```" for p in problems], refs, workers=2)
-    assert [p.task_id for p, g in zip(problems, good) if g.score != 1.0] == []
-    assert [p.task_id for p, g in zip(problems, empty) if g.score != 0.0] == []
+    assert [p.task_id for p, g in zip(problems, good, strict=True) if g.score != 1.0] == []
+    assert [p.task_id for p, g in zip(problems, empty, strict=True) if g.score != 0.0] == []

@@ -1,7 +1,13 @@
 import pytest
 
-from r1lab.verifiers.language import (chain_of_thought, detect_language, language_consistency, script_of,
-                                      target_scripts, words)
+from r1lab.verifiers.language import (
+    chain_of_thought,
+    detect_language,
+    language_consistency,
+    script_of,
+    target_scripts,
+    words,
+)
 
 
 @pytest.mark.parametrize("ch,script", [("a", "Latin"), ("é", "Latin"), ("ａ", "Latin"), ("中", "Han"),

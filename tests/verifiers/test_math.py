@@ -1,20 +1,10 @@
-import json
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
 from r1lab.verifiers import get_verifier
-from r1lab.verifiers.math import equivalent, extract_answer, normalize, perturb_boxed, verify_math
-
-BENCH = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "bench"
-
-
-def bench(name):
-    path = BENCH / name
-    if not path.is_file():
-        pytest.skip(f"benchmark data not found at {path}")
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+from r1lab.verifiers.math import equivalent, extract_answer, normalize, verify_math
+from tests.helpers import bench_rows, perturb_boxed
 
 
 @pytest.mark.parametrize("text,found", [
@@ -73,16 +63,16 @@ def test_works_in_worker_threads():
 
 @pytest.mark.slow
 def test_math500_reference_solutions():
-    rows = bench("math500.jsonl")
+    rows = bench_rows("math500.jsonl")
     grades = [verify_math(r["solution"], r["answer"]) for r in rows]
     right = sum(g.score for g in grades)
-    assert right / len(rows) >= 0.995, [r["answer"] for r, g in zip(rows, grades) if not g.score]
+    assert right / len(rows) >= 0.995, [r["answer"] for r, g in zip(rows, grades, strict=True) if not g.score]
     wrong = sum(verify_math(perturb_boxed(r["solution"]), r["answer"]).score for r in rows)
     assert wrong == 0
 
 
 def test_aime_leading_zeros():
-    rows = bench("aime24.jsonl")
+    rows = bench_rows("aime24.jsonl")
     for r in rows:
         a = r["answer"]
         other = (a.lstrip("0") or "0") if a.startswith("0") else "0" + a
@@ -92,5 +82,5 @@ def test_aime_leading_zeros():
 
 
 def test_amc_decimal_answers():
-    rows = bench("amc23.jsonl")
+    rows = bench_rows("amc23.jsonl")
     assert all(verify_math(f"The answer is {float(r['answer']):g}.", r["answer"]).score for r in rows)

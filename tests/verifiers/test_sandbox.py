@@ -111,7 +111,8 @@ def test_good_program_passes_and_output_is_kept():
 @pytest.mark.parametrize("iso", ISOS)
 def test_fork_bomb(iso):
     start = time.monotonic()
-    out = run("import os\nwhile True:\n    os.fork()\n" + GOOD, iso, limits=Limits(timeout=3.0, processes=64), forks=True)
+    out = run("import os\nwhile True:\n    os.fork()\n" + GOOD, iso, limits=Limits(timeout=3.0, processes=64),
+              forks=True)
     assert not out.passed and time.monotonic() - start < 10
     assert no_leftovers()
 
@@ -178,7 +179,8 @@ def test_deletes_outside_the_work_dir(tmp_path, iso):
     keep = tmp_path / "keep.txt"
     keep.write_text("precious")
     out = run(f"import os, shutil\nfor fn in (os.remove, os.unlink):\n    try:\n        fn({str(keep)!r})\n"
-              f"    except OSError:\n        pass\ntry:\n    shutil.rmtree({str(tmp_path)!r})\nexcept OSError:\n    pass\n"
+              f"    except OSError:\n        pass\n"
+              f"try:\n    shutil.rmtree({str(tmp_path)!r})\nexcept OSError:\n    pass\n"
               f"def f(x):\n    return x + int(not os.path.exists({str(keep)!r}))\n", iso)
     assert keep.read_text() == "precious" and not out.passed
 

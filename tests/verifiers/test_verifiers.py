@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from r1lab.verifiers import answer_tag, format_reward, get_verifier, tag_count_reward, verify_countdown, verify_number
+from r1lab.verifiers import answer_tag, format_reward, get_verifier, verify_countdown, verify_number
 from r1lab.verifiers.countdown import evaluate, parse_reference
 from r1lab.verifiers.rewards import rule_rewards
 
@@ -48,7 +48,6 @@ def test_format():
     assert format_reward("<think>a</think> 3") == 0.0
     assert format_reward("<think>a</think> <answer>3</answer> more text") == 0.0
     assert format_reward("<think><think>a</think> <answer>3</answer>") == 0.0
-    assert tag_count_reward("<think>a</think>") == 0.5
     assert answer_tag("no tags") is None
 
 
@@ -85,3 +84,17 @@ def test_column_reward_passes_extra_columns_and_survives_failures(caplog):
     assert "boom" in caplog.text
     with pytest.raises(ValueError, match="column 'k'"):
         column_reward(flaky, ["a"], {"k": [0, 1]})
+
+
+def test_warning_limit_is_per_run_not_per_process(caplog):
+    """Each run (one guard each, as each trainer makes) logs its own first failures; an 8-run ablate
+    in one process must not go quiet after the first run's five."""
+    from r1lab.verifiers.rewards import RewardGuard, column_reward
+
+    def broken(text):
+        raise RuntimeError("boom")
+    for _ in range(3):  # three runs
+        guard = RewardGuard(max_warnings=2)
+        _, fails = column_reward(broken, ["a"] * 4, guard=guard)
+        assert fails == 4 and guard.warnings_left == 0
+    assert caplog.text.count("boom") == 3 * 2

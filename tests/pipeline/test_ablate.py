@@ -3,7 +3,7 @@
 import pytest
 
 from r1lab.config import ConfigError, load
-from r1lab.report.ablate import AblateConfig, ablate, markdown
+from r1lab.pipeline.ablate import AblateConfig, ablate, markdown
 from r1lab.train.console import Console
 
 TINY = {"max_steps": 2, "prompts_per_step": 2, "group_size": 4, "max_new_tokens": 32, "eval_problems": 4,
@@ -27,7 +27,8 @@ def test_ablate_runs_each_preset_and_reuses_finished_runs(tmp_path):
 
 def test_table_shows_lengths_of_right_and_wrong_answers():
     row = {"algo": "dapo", "seed": 1, "base_acc": 0.2, "acc": 0.95, "format": 1.0, "length": 80.0,
-           "length_right": 81.25, "length_wrong": None, "train_right": 70.0, "train_wrong": 95.5, "kl": 0.0123, "resamples": 7, "wall": 301.4}
+           "length_right": 81.25, "length_wrong": None, "train_right": 70.0, "train_wrong": 95.5, "kl": 0.0123,
+           "resamples": 7, "wall": 301.4}
     assert markdown([row]).splitlines()[2] == \
         "| dapo | 1 | 0.200 → 0.950 | 1.000 | 80.0 | 81.2 / – | 70.0 / 95.5 | 0.0123 | 7 | 301 |"
 

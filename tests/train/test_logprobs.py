@@ -1,14 +1,18 @@
-"""completion_logprobs vs a plain per-row HF forward (values, entropy, gradients, fallback)."""
+"""completion_logprobs vs a plain per-row HF forward (values, entropy, gradients, fallback), and
+its padding-free shared-prefix forward vs the padded reference (tests/helpers.py) and HF."""
 
 from __future__ import annotations
 
 import torch
 
+from r1lab.models import forward as fw
 from r1lab.rollout.engine import SamplingParams, generate
-from r1lab.rollout.logprobs import completion_logprobs
+from r1lab.train.logprobs import _buckets, completion_logprobs, packed_shared_prefix_hidden
+from tests.helpers import padded_completion_logprobs, shared_prefix_hidden
 
 PROMPTS = [[5, 6, 7, 8, 9, 10, 11], [12, 13], [14, 15, 16, 17]]  # ragged on purpose
 GROUP = 3
+FW_PROMPTS = [[3, 4, 5, 6, 7, 8], [9, 10], [11, 12, 13, 14]]  # for the forward alone
 TOL = 1e-5
 
 
@@ -129,7 +133,7 @@ def test_strongly_ragged_rows_values_and_gradients(lean_model):
     for n, p in lean_model.named_parameters():
         assert torch.allclose(ours[n], p.grad, atol=TOL, rtol=1e-4), n
     with torch.no_grad():  # the previous padded computation agrees
-        padded, _ = completion_logprobs(lean_model, PROMPTS, ids, mask, GROUP, _padded=True)
+        padded, _ = padded_completion_logprobs(lean_model, PROMPTS, ids, mask, GROUP)
     assert (padded - logp.detach()).abs().max() < TOL
 
 
@@ -138,3 +142,78 @@ def test_fully_masked_batch_scores_zero(qwen2_model):
     logp, ent = completion_logprobs(qwen2_model, PROMPTS, ids, torch.zeros(ids.shape, dtype=torch.bool), GROUP,
                                     with_entropy=True)
     assert logp.shape == ids.shape and (logp == 0).all() and (ent == 0).all()
+
+
+def test_shared_prefix_forward_matches_per_row_hf(tiny_model):
+    group, t = 3, 6
+    ids, mask = fw.left_pad(FW_PROMPTS, 0)
+    n = len(FW_PROMPTS) * group
+    comp = torch.randint(1, 64, (n, t), generator=torch.Generator().manual_seed(4))
+    last, hidden = shared_prefix_hidden(tiny_model, ids, mask, comp, group)  # (P, C), (N, T, C)
+    with torch.no_grad():
+        for r in range(n):
+            p = FW_PROMPTS[r // group]
+            ref = tiny_model(input_ids=torch.tensor([p + comp[r].tolist()])).logits[0]  # (Lp+T, V)
+            assert (fw.lm_logits(tiny_model, last[r // group]) - ref[len(p) - 1]).abs().max() < TOL
+            assert (fw.lm_logits(tiny_model, hidden[r]) - ref[len(p):]).abs().max() < TOL
+    assert last.requires_grad and hidden.requires_grad
+
+
+def test_packed_shared_prefix_forward_matches_per_row_hf(tiny_model):
+    """Ragged rows (lengths 0, 1, ..., T) computed padding-free equal the unpadded HF forward,
+    whatever the attention bucketing; gradients equal those of the padded shared-prefix forward."""
+    group, t = 3, 7
+    ids, mask = fw.left_pad(FW_PROMPTS, 0)
+    n = len(FW_PROMPTS) * group
+    comp = torch.randint(1, 64, (n, t), generator=torch.Generator().manual_seed(5))
+    lengths = torch.tensor([t, 1, 0, 4, t, 2, 0, 6, 3])  # (N,)
+    starts = (lengths.cumsum(0) - lengths).tolist()
+    outs = {ov: packed_shared_prefix_hidden(tiny_model, ids, mask, comp, lengths, group, bucket_overhead=ov)
+            for ov in (0, 10**12)}  # one bucket per distinct length / a single bucket
+    last, hidden = outs[0]
+    assert last.shape == (len(FW_PROMPTS), 32) and hidden.shape == (int(lengths.sum()), 32)
+    assert (outs[0][1] - outs[10**12][1]).abs().max() < TOL
+    with torch.no_grad():
+        for r in range(n):
+            p, m = FW_PROMPTS[r // group], int(lengths[r])
+            ref = tiny_model(input_ids=torch.tensor([p + comp[r, :m].tolist()])).logits[0]  # (Lp+m, V)
+            assert (fw.lm_logits(tiny_model, last[r // group]) - ref[len(p) - 1]).abs().max() < TOL
+            mine = fw.lm_logits(tiny_model, hidden[starts[r]: starts[r] + m])  # (m, V)
+            assert mine.shape[0] == m and (m == 0 or (mine - ref[len(p):]).abs().max() < TOL)
+    # gradients: same weighted loss through the padded forward
+    w = torch.randn(hidden.shape, generator=torch.Generator().manual_seed(6))
+    ((hidden * w).sum() + last.pow(2).sum()).backward()
+    ours = {k: p.grad for k, p in tiny_model.named_parameters()}  # (lm_head unused: None)
+    tiny_model.zero_grad(set_to_none=True)
+    last_ref, hidden_ref = shared_prefix_hidden(tiny_model, ids, mask, comp, group)
+    valid = torch.arange(t) < lengths[:, None]  # (N, T)
+    ((hidden_ref[valid] * w).sum() + last_ref.pow(2).sum()).backward()
+    for k, p in tiny_model.named_parameters():
+        assert (ours[k] is None) == (p.grad is None), k
+        assert ours[k] is None or (ours[k] - p.grad).abs().max() < TOL * max(1.0, p.grad.abs().max()), k
+
+
+def test_packed_forward_right_padded_prefix_and_empty_completions(tiny_model):
+    ids, mask = fw.left_pad(FW_PROMPTS, 0)
+    # the same prompts, right padded
+    right_ids = torch.stack([torch.roll(r, -int((~m).sum())) for r, m in zip(ids, mask, strict=True)])
+    right_mask = torch.stack([torch.roll(m, -int((~m).sum())) for m in mask])
+    comp = torch.randint(1, 64, (3, 4), generator=torch.Generator().manual_seed(7))
+    with torch.no_grad():
+        a_last, a_hidden = packed_shared_prefix_hidden(tiny_model, ids, mask, comp, torch.tensor([4, 2, 3]), 1)
+        b_last, b_hidden = packed_shared_prefix_hidden(tiny_model, right_ids, right_mask, comp,
+                                                          torch.tensor([4, 2, 3]), 1)
+        e_last, e_hidden = packed_shared_prefix_hidden(tiny_model, ids, mask, comp, torch.zeros(3), 1)
+    assert (a_last - b_last).abs().max() < TOL and (a_hidden - b_hidden).abs().max() < TOL
+    assert (a_last - e_last).abs().max() < TOL and e_hidden.shape == (0, a_hidden.shape[1])
+
+
+def test_buckets_cover_rows_in_order():
+    lengths = [9, 9, 7, 5, 5, 5, 2, 1]
+    for overhead in (0, 50, 10**9):
+        b = _buckets(lengths, 4, overhead)
+        assert b[0][0] == 0 and b[-1][1] == len(lengths)
+        assert all(x[1] == y[0] for x, y in zip(b[:-1], b[1:], strict=True))
+    assert len(_buckets(lengths, 4, 0)) == 5 and _buckets(lengths, 4, 10**9) == [(0, 8)]
+    assert _buckets([], 4, 0) == []
+    assert len(_buckets(lengths, 4, 0, max_cuts=2)) == 3  # edges thinned for long batches

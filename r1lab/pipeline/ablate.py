@@ -19,6 +19,7 @@ from r1lab.config import ConfigError, help_field, load
 from r1lab.runs import resume_config
 from r1lab.train.config import GRPOConfig
 from r1lab.train.console import Console
+from r1lab.train.grpo import mean
 from r1lab.train.presets import PRESETS
 from r1lab.train.run import run
 
@@ -43,7 +44,7 @@ class AblateConfig:
     output_dir: str = help_field("runs/ablate", "directory for the runs and ablation.md")
     threads: int = _train_field("threads")
 
-    def validate(self) -> None:
+    def __post_init__(self) -> None:  # complete when constructed: invalid values never exist
         unknown = [a for a in self.algo_list() if a not in PRESETS]
         if unknown:
             raise ConfigError(f"unknown algo {unknown[0]!r} in algos; presets: {', '.join(PRESETS)}")
@@ -92,10 +93,10 @@ def run_row(d: Path, algo: str, seed: int, summary: dict) -> dict:
     last = metrics[-10:]
     return {"algo": algo, "seed": seed, "base_acc": summary["base_accuracy"], "acc": summary["final_accuracy"],
             "format": summary["final_format_rate"], "length": summary["final_mean_length"],
-            "length_right": _mean(right), "length_wrong": _mean(wrong),
-            "train_right": _mean([m["length_correct"] for m in metrics if m.get("length_correct") is not None]),
-            "train_wrong": _mean([m["length_wrong"] for m in metrics if m.get("length_wrong") is not None]),
-            "kl": _mean([m["kl"] for m in last]), "resamples": sum(m.get("resample_rounds", 0) for m in metrics),
+            "length_right": mean(right), "length_wrong": mean(wrong),
+            "train_right": mean([m["length_correct"] for m in metrics if m.get("length_correct") is not None]),
+            "train_wrong": mean([m["length_wrong"] for m in metrics if m.get("length_wrong") is not None]),
+            "kl": mean([m["kl"] for m in last]), "resamples": sum(m.get("resample_rounds", 0) for m in metrics),
             "wall": summary["wall_seconds"]}
 
 
@@ -109,10 +110,6 @@ def markdown(rows: list[dict]) -> str:
                      f"{_fmt(r['train_right'])} / {_fmt(r['train_wrong'])} | "
                      f"{r['kl']:.4f} | {r['resamples']} | {r['wall']:.0f} |")
     return "\n".join(lines)
-
-
-def _mean(xs: list[float]) -> float | None:
-    return sum(xs) / len(xs) if xs else None
 
 
 def _fmt(x: float | None) -> str:

@@ -1,8 +1,9 @@
 """Decoding with our own forward: a static KV cache with row compaction, and one decode step.
 
 Built from the pieces of `r1lab.models.forward` (same numerics as HF; see that module's
-header for the choices). `prefill` runs the prompts once; `StaticKVCache.load_prefix` hands
-their K/V to the G rows of each prompt; `decode_step` advances every live row by one token.
+header for the choices). `prefill` runs the prompts once; `StaticKVCache(...)` takes their K/V
+for the G rows of each prompt (and the fused decode weights); `decode_step` advances every live
+row by one token. The rollout engine (`r1lab.rollout.engine`) drives them.
 """
 
 from __future__ import annotations
@@ -11,17 +12,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from r1lab.models.forward import _linears, forward_hidden, lm_logits, rms_norm, rope_cos_sin, spec
-
+from r1lab.models.forward import forward_hidden, layer_linears, lm_logits, rms_norm, rope_cos_sin, spec
 
 SHARED_PREFIX_MIN = 64  # prompt slots from which decode attends to a prompt's K/V once for its G rows
 
 
 class StaticKVCache:
     """Preallocated decode cache for N rows = P prompts x G samples (row i*G + j: sample j of
-    prompt i), filled by `load_prefix` with the prompts' prefill K/V.
+    prompt i), built whole from the prompts' prefill K/V, with the `DecodeWeights` its decode
+    steps read.
 
-    Two layouts, chosen in `load_prefix`:
+    Two layouts, chosen at construction:
 
     * shared (G > 1 and a prompt of at least `SHARED_PREFIX_MIN` slots): each prompt's K/V is
       kept ONCE (`pk`/`pv`, (P*Hkv, Lp, D) per layer) and the generated K/V per row (`k`/`v`,
@@ -36,58 +37,57 @@ class StaticKVCache:
     sample each live row is. `length` counts the filled slots (prompt + generated).
     """
 
-    def __init__(self, model: nn.Module, rows: int, slots: int, device, dtype: torch.dtype) -> None:
+    def __init__(self, model: nn.Module, kvs: list[tuple[Tensor, Tensor]], prefix_mask: Tensor, group_size: int,
+                 slots: int, fuse_limit: int = 1 << 26) -> None:
+        """kvs: each prompt's prefill K/V (P, Hkv, Lp, D) per layer; rows i*G..i*G+G-1 continue prompt i;
+        `slots`: prompt + generated positions the cache holds."""
         self.sp = spec(model)
-        self.n, self.slots, self.device, self.dtype = rows, slots, device, dtype
-        self.rows = rows
-        self.length = 0  # filled slots: prompt + generated
-        self.lp = 0
-        self.shared = False
-        self.weights: DecodeWeights | None = None  # built by the first decode_step
-
-    def load_prefix(self, kvs: list[tuple[Tensor, Tensor]], prefix_mask: Tensor, group_size: int) -> None:
-        """Take each prompt's prefill K/V (P, Hkv, Lp, D) per layer; rows i*G..i*G+G-1 continue prompt i."""
-        sp, (p, lp) = self.sp, prefix_mask.shape
-        if p * group_size != self.n:
-            raise ValueError(f"cache rows {self.n} != prompts {p} x group_size {group_size}")
-        hkv, d, dev, dt = sp.n_kv_heads, sp.head_dim, self.device, self.dtype
-        self.p, self.g, self.lp = p, group_size, lp
+        (p, lp), k0 = prefix_mask.shape, kvs[0][0]
+        self.n, self.slots, self.device, self.dtype = p * group_size, slots, k0.device, k0.dtype
+        self.p, self.g, self.lp, self.rows = p, group_size, lp, p * group_size
         self.shared = group_size > 1 and lp >= SHARED_PREFIX_MIN
-        pad = None if bool(prefix_mask.all()) else ~prefix_mask.to(dev)  # (P, Lp) True on padding
-        m = max(self.slots - lp, 1)
+        pad = None if bool(prefix_mask.all()) else ~prefix_mask.to(self.device)  # (P, Lp) True on padding
         if self.shared:
-            self.pk = [k.reshape(p * hkv, lp, d).contiguous() for k, _ in kvs]  # (P*Hkv, Lp, D)
-            self.pk_t = [k.transpose(1, 2) for k in self.pk]  # (P*Hkv, D, Lp)
-            self.pv = [v.reshape(p * hkv, lp, d).contiguous() for _, v in kvs]
-            self.bias = torch.zeros((p, hkv, 1, lp), dtype=dt, device=dev)  # additive 0 / -inf on padding
-            if pad is not None:
-                self.bias.masked_fill_(pad[:, None, None, :], float("-inf"))
-            self.bias = self.bias.view(p * hkv, 1, lp)
-            shape = (sp.n_layers, self.n, hkv, m, d)
-            self.k = torch.empty(shape, device=dev, dtype=dt)  # (L, N, Hkv, M, D) generated keys
-            self.v = torch.empty(shape, device=dev, dtype=dt)
-            # queries / prompt probabilities of all N rows in the per-(prompt, KV head) GEMM layout, once rows
-            # are compacted; rows compacted away keep stale (finite) values whose results are never read
-            self.q_buf = torch.zeros((p, hkv, group_size, sp.n_rep, d), device=dev, dtype=dt)
-            self.p_buf = torch.zeros((p, hkv, group_size, sp.n_rep, lp), device=dev, dtype=dt)
+            self._keep_prompts_once(kvs, pad)
         else:
-            shape = (sp.n_layers, self.n, hkv, lp + m, d)
-            self.k = torch.empty(shape, device=dev, dtype=dt)  # (L, N, Hkv, Lp+M, D)
-            self.v = torch.empty(shape, device=dev, dtype=dt)
-            for layer, (k, v) in enumerate(kvs):  # (P, Hkv, Lp, D) -> the G rows of each prompt
-                self.k[layer, :, :, :lp].view(p, group_size, hkv, lp, d).copy_(k.unsqueeze(1).expand(-1, group_size,
-                                                                                                  -1, -1, -1))
-                self.v[layer, :, :, :lp].view(p, group_size, hkv, lp, d).copy_(v.unsqueeze(1).expand(-1, group_size,
-                                                                                                  -1, -1, -1))
-            self.bias = torch.zeros((self.n, hkv, 1, lp + m), dtype=dt, device=dev)  # (N, Hkv, 1, S)
-            if pad is not None:
-                self.bias[:, :, :, :lp].masked_fill_(pad.repeat_interleave(group_size, 0)[:, None, None, :],
-                                                     float("-inf"))
-        rows = torch.arange(self.n, device=dev)
+            self._copy_prompts_per_row(kvs, pad)
+        rows = torch.arange(self.n, device=self.device)
         self.prompt_of, self.sample_of = rows // group_size, rows % group_size  # (A,) of the live rows
         self.flat = self._flat_rows() if self.shared else None
-        self.zero = torch.zeros((1, 1, 1), device=dev, dtype=dt)  # ignored input of a beta=0 baddbmm
-        self.length = lp
+        self.zero = torch.zeros((1, 1, 1), device=self.device, dtype=self.dtype)  # ignored input of a beta=0 baddbmm
+        self.length = lp  # filled slots: prompt + generated
+        self.weights = DecodeWeights(model, slots + 1, fuse_limit)
+
+    def _keep_prompts_once(self, kvs: list[tuple[Tensor, Tensor]], pad: Tensor | None) -> None:
+        sp, p, g, lp, dev, dt = self.sp, self.p, self.g, self.lp, self.device, self.dtype
+        hkv, d, m = sp.n_kv_heads, sp.head_dim, max(self.slots - lp, 1)
+        self.pk = [k.reshape(p * hkv, lp, d).contiguous() for k, _ in kvs]  # (P*Hkv, Lp, D)
+        self.pk_t = [k.transpose(1, 2) for k in self.pk]  # (P*Hkv, D, Lp)
+        self.pv = [v.reshape(p * hkv, lp, d).contiguous() for _, v in kvs]
+        self.bias = torch.zeros((p, hkv, 1, lp), dtype=dt, device=dev)  # additive 0 / -inf on padding
+        if pad is not None:
+            self.bias.masked_fill_(pad[:, None, None, :], float("-inf"))
+        self.bias = self.bias.view(p * hkv, 1, lp)
+        shape = (sp.n_layers, self.n, hkv, m, d)
+        self.k = torch.empty(shape, device=dev, dtype=dt)  # (L, N, Hkv, M, D) generated keys
+        self.v = torch.empty(shape, device=dev, dtype=dt)
+        # queries / prompt probabilities of all N rows in the per-(prompt, KV head) GEMM layout, once rows
+        # are compacted; rows compacted away keep stale (finite) values whose results are never read
+        self.q_buf = torch.zeros((p, hkv, g, sp.n_rep, d), device=dev, dtype=dt)
+        self.p_buf = torch.zeros((p, hkv, g, sp.n_rep, lp), device=dev, dtype=dt)
+
+    def _copy_prompts_per_row(self, kvs: list[tuple[Tensor, Tensor]], pad: Tensor | None) -> None:
+        sp, p, g, lp, dev, dt = self.sp, self.p, self.g, self.lp, self.device, self.dtype
+        hkv, d, m = sp.n_kv_heads, sp.head_dim, max(self.slots - lp, 1)
+        shape = (sp.n_layers, self.n, hkv, lp + m, d)
+        self.k = torch.empty(shape, device=dev, dtype=dt)  # (L, N, Hkv, Lp+M, D)
+        self.v = torch.empty(shape, device=dev, dtype=dt)
+        for layer, (k, v) in enumerate(kvs):  # (P, Hkv, Lp, D) -> the G rows of each prompt
+            self.k[layer, :, :, :lp].view(p, g, hkv, lp, d).copy_(k.unsqueeze(1).expand(-1, g, -1, -1, -1))
+            self.v[layer, :, :, :lp].view(p, g, hkv, lp, d).copy_(v.unsqueeze(1).expand(-1, g, -1, -1, -1))
+        self.bias = torch.zeros((self.n, hkv, 1, lp + m), dtype=dt, device=dev)  # (N, Hkv, 1, S)
+        if pad is not None:
+            self.bias[:, :, :, :lp].masked_fill_(pad.repeat_interleave(g, 0)[:, None, None, :], float("-inf"))
 
     def compact(self, keep: Tensor) -> None:
         """Keep rows `keep` (A',) (ascending indices into the live rows), moved to the front."""
@@ -126,7 +126,7 @@ class DecodeWeights:
         self.sp = spec(model)
         emb = model.model.embed_tokens.weight
         layers = model.model.layers
-        fused = sum(lin.weight.numel() for layer in layers for lin in _linears(layer)) <= fuse_limit
+        fused = sum(lin.weight.numel() for layer in layers for lin in layer_linears(layer)) <= fuse_limit
         fold = fused and emb.dtype == torch.float32
         self.layers = []
         for layer in layers:
@@ -207,11 +207,8 @@ def _attend_shared(cache: StaticKVCache, i: int, q: Tensor, keys: Tensor, vals: 
 def decode_step(model: nn.Module, cache: StaticKVCache, tokens: Tensor, positions: Tensor) -> Tensor:
     """One token for each live row. tokens/positions (A,) -> logits (A, V); writes the next slot.
 
-    Uses `cache.weights` (a `DecodeWeights`, built here on the first call if absent, for positions
-    up to `cache.slots`). Written for few ops per step: at small sizes a step is bound by
-    per-op overhead, not arithmetic."""
-    if cache.weights is None:
-        cache.weights = DecodeWeights(model, cache.slots + 1)
+    Reads `cache.weights` (the `DecodeWeights` the cache was built with). Written for few ops per
+    step: at small sizes a step is bound by per-op overhead, not arithmetic."""
     w, sp = cache.weights, cache.sp
     a, slot = tokens.shape[0], cache.length - (cache.lp if cache.shared else 0)  # k/v slot of the new token
     nh, nkv, d, layers = sp.n_heads, sp.n_kv_heads, sp.head_dim, sp.n_layers
