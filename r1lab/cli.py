@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 import warnings
+from typing import Annotated
 
 import typer
 
@@ -36,8 +37,8 @@ def _train_doc() -> str:
 
 @app.command(context_settings=_EXTRA, help=_train_doc())
 def train(ctx: typer.Context, config: str = typer.Option(None, "--config", help="YAML config file"),
-          resume: str = typer.Option(None, "--resume", help="continue RUN_DIR from its newest complete "
-                                     "checkpoint (only max_steps, log/save intervals and threads may change)")):
+          resume: str = typer.Option(None, "--resume", help="continue RUN_DIR from its newest complete checkpoint "
+                                     "(only max_steps, log/save intervals, threads and report_to may change)")):
     from r1lab.train.config import GRPOConfig
     from r1lab.train.run import run
     if resume:
@@ -47,6 +48,20 @@ def train(ctx: typer.Context, config: str = typer.Option(None, "--config", help=
         run(resume_config(GRPOConfig, resume, C.parse_overrides(list(ctx.args))), resume=True)
     else:
         run(_config(GRPOConfig, ctx, config))
+
+
+@app.command(help="Write report.html (self-contained, charts inlined) and report.md for one or more run "
+                  "directories: accuracy strict and lenient, length by answer style and its decomposition, "
+                  "reflection and aha moments, reward components, KL, entropy, before/after samples. "
+                  "Several runs are overlaid.")
+def report(run_dirs: Annotated[list[str], typer.Argument(metavar="RUN_DIR", help="run directories (of r1lab train)")],
+           output: str = typer.Option(None, "--output", help="directory for report.html and report.md "
+                                      "(default: the first run directory)")):
+    from r1lab.report import write_report
+    written = write_report(run_dirs, output)
+    for w in written.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    typer.echo(f"report written to {written.html} (and {written.markdown.name})")
 
 
 def _ablate_doc() -> str:
@@ -112,6 +127,35 @@ def eval_(ctx: typer.Context, config: str = typer.Option(None, "--config", help=
         report(overrides.get("output_dir", ""))
         return
     run_eval(eval_config(config, overrides, resume), resume=resume)
+
+
+def _serve_doc() -> str:
+    from r1lab.serve.config import ServeConfig
+    return ("An OpenAI-compatible server (/v1/chat/completions, /v1/completions, /v1/models, /health) "
+            "with continuous batching and the model card's usage rules; binds 127.0.0.1 by default."
+            + _fields_help(ServeConfig))
+
+
+@app.command(context_settings=_EXTRA, help=_serve_doc())
+def serve(ctx: typer.Context, config: str = typer.Option(None, "--config", help="YAML config file")):
+    from r1lab.serve.config import ServeConfig
+    cfg = _config(ServeConfig, ctx, config)  # bad options fail before torch is imported
+    from r1lab.serve.server import serve as run_server
+    run_server(cfg)
+
+
+def _chat_doc() -> str:
+    from r1lab.serve.config import ChatConfig
+    return ("A terminal chat by the model card's usage rules, streamed: thinking dimmed, answer plain. "
+            "Commands: /think on|off, /reset, /exit." + _fields_help(ChatConfig))
+
+
+@app.command(context_settings=_EXTRA, help=_chat_doc())
+def chat(ctx: typer.Context, config: str = typer.Option(None, "--config", help="YAML config file")):
+    from r1lab.serve.config import ChatConfig
+    cfg = _config(ChatConfig, ctx, config)
+    from r1lab.serve.chat import chat as run_chat
+    run_chat(cfg)
 
 
 def main() -> None:

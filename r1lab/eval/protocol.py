@@ -5,6 +5,12 @@ greedy): the mean correctness over the k samples, averaged over problems. Gradin
 verifier function that served as the RL reward, guarded as the reward path is (a verifier that
 raises costs that sample only). Responses with no parseable answer score 0 and are also counted
 separately. pass@k over the k samples is reported too (`pass_at_k_batch`, the unbiased estimator).
+
+Beside that strict accuracy, the lenient accuracy grades the answer each response states
+wherever it stands ("The answer is X", a last number; verifiers/behaviour.py), so that a format
+gain is never mistaken for a reasoning gain; `behaviour` holds the rest of what
+`eval.behaviour.batch_behaviour` counts (answer styles, lengths by style, reflection, aha
+moments), and each sample records its style, lenient grade and reflections.
 """
 
 from __future__ import annotations
@@ -14,10 +20,11 @@ from dataclasses import dataclass, field
 import torch
 
 from r1lab.algos.passk import pass_at_k_batch
+from r1lab.eval.behaviour import batch_behaviour, reflection_spans
 from r1lab.rollout.engine import SamplingParams, generate
 from r1lab.rollout.text import decode_completions, encode_prompts, stop_sequences
 from r1lab.tasks import Problem, r1_zero_prompt
-from r1lab.verifiers import Grade, Verifier, format_reward, get_verifier
+from r1lab.verifiers import Grade, format_reward, get_verifier
 from r1lab.verifiers.rewards import RewardGuard
 
 
@@ -32,6 +39,8 @@ class EvalResult:
     samples: list[dict] = field(default_factory=list, repr=False)
     pass_at_k: float = 0.0  # pass@k, k = samples per problem (unbiased estimator, algos.pass_at_k_batch)
     grading_failures: int = 0  # verifier calls that raised: graded wrong and unparseable, and logged
+    lenient_accuracy: float = 0.0  # the stated answer wherever it stands, graded by the same verifier
+    behaviour: dict = field(default_factory=dict)  # eval.behaviour.batch_behaviour's numbers (flat keys)
 
 
 @torch.no_grad()
@@ -41,7 +50,7 @@ def evaluate(model, tokenizer, problems: list[Problem], verifier: str, *, k: int
     gen = torch.Generator().manual_seed(seed)
     params = SamplingParams(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens,
                             stop_sequences=stop_sequences(tokenizer))
-    grader = _Grader(get_verifier(verifier))
+    grader = _Grader(verifier)
     was_training = model.training
     model.eval()
     try:
@@ -51,8 +60,9 @@ def evaluate(model, tokenizer, problems: list[Problem], verifier: str, *, k: int
             ro = generate(model, prompt_ids, k, params, eos_token_id=tokenizer.eos_token_id,
                           pad_token_id=tokenizer.pad_token_id, generator=gen)
             texts = decode_completions(tokenizer, ro.completion_ids, ro.completion_mask)
-            for i, (text, length) in enumerate(zip(texts, ro.lengths.tolist(), strict=True)):
-                grader.add(chunk[i // k], text, length)
+            rows = zip(texts, ro.completion_ids.tolist(), ro.lengths.tolist(), ro.truncated.tolist(), strict=True)
+            for i, (text, ids, length, cut) in enumerate(rows):
+                grader.add(chunk[i // k], text, length, cut, ids[:length])  # ids right-padded
     finally:
         model.train(was_training)
     return grader.result(len(problems), k)
@@ -62,28 +72,46 @@ class _Grader:
     """Grades each response with the verifier, guarded like the reward path: a verifier that raises
     costs that one sample (wrong, unparseable, logged), never the evaluation."""
 
-    def __init__(self, verify: Verifier) -> None:
-        self.verify, self.guard = verify, RewardGuard()
+    def __init__(self, verifier: str) -> None:
+        self.verifier, self.verify, self.guard = verifier, get_verifier(verifier), RewardGuard()
         self.correct, self.fmt, self.unparsed, self.lengths, self.samples = [], [], [], [], []
+        self.grades, self.truncated, self.token_ids = [], [], []
         self.failures = 0
 
-    def add(self, prob: Problem, text: str, length: int) -> None:
+    def add(self, prob: Problem, text: str, length: int, truncated: bool, token_ids: list[int]) -> None:
         grade, failed = self.guard.call(self.verify, text, prob.answer)
         if failed:
             grade, self.failures = Grade(0.0, None), self.failures + 1
+        self.grades.append(grade)
+        self.truncated.append(truncated)
+        self.token_ids.append(token_ids)
         self.correct.append(grade.score)
         self.unparsed.append(grade.extracted is None)
         self.fmt.append(format_reward(text))
         self.lengths.append(length)
         self.samples.append({"question": prob.question, "reference": prob.answer, "response": text,
-                             "length": length, "extracted": grade.extracted, "correct": grade.correct})
+                             "length": length, "truncated": truncated, "extracted": grade.extracted,
+                             "correct": grade.correct})
 
     def result(self, n_problems: int, k: int) -> EvalResult:
         n = max(1, len(self.correct))
         solved = torch.tensor(self.correct).view(-1, k).gt(0).sum(-1) if self.correct else torch.zeros(0)  # (P,)
         _, passk = pass_at_k_batch(k, solved, k)
+        behaviour = self.behaviour()
         return EvalResult(accuracy=sum(self.correct) / n, format_rate=sum(self.fmt) / n,
                           unparseable_rate=sum(self.unparsed) / n,
                           mean_length=sum(self.lengths) / max(1, len(self.lengths)),
                           n_problems=n_problems, k=k, samples=self.samples, pass_at_k=passk[f"pass@{k}"],
-                          grading_failures=self.failures)
+                          grading_failures=self.failures, lenient_accuracy=behaviour.pop("lenient_accuracy", 0.0),
+                          behaviour=behaviour)
+
+    def behaviour(self) -> dict:
+        """The evaluation's behaviour numbers (the strict grades are these); each sample gains its
+        style, lenient grade and reflections."""
+        found, behaviours = batch_behaviour(
+            [s["response"] for s in self.samples], [s["reference"] for s in self.samples], self.verifier,
+            self.lengths, self.truncated, questions=[s["question"] for s in self.samples],
+            token_ids=self.token_ids, strict=self.grades)
+        for s, b in zip(self.samples, behaviours, strict=True):
+            s.update(style=b.style, lenient_correct=b.lenient.correct, reflections=reflection_spans(b))
+        return found

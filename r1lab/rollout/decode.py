@@ -8,6 +8,8 @@ row by one token. The rollout engine (`r1lab.rollout.engine`) drives them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -209,44 +211,60 @@ def decode_step(model: nn.Module, cache: StaticKVCache, tokens: Tensor, position
 
     Reads `cache.weights` (the `DecodeWeights` the cache was built with). Written for few ops per
     step: at small sizes a step is bound by per-op overhead, not arithmetic."""
-    w, sp = cache.weights, cache.sp
+    sp = cache.sp
     a, slot = tokens.shape[0], cache.length - (cache.lp if cache.shared else 0)  # k/v slot of the new token
     nh, nkv, d, layers = sp.n_heads, sp.n_kv_heads, sp.head_dim, sp.n_layers
-    nq = (nh + nkv) * d
     scale = d ** -0.5
     # this step's views of the cache, for all layers at once
     k_new, v_new = cache.k[:, :a, :, slot], cache.v[:, :a, :, slot]  # (L, A, Hkv, D)
     keys = cache.k[:, :a, :, : slot + 1].reshape(layers, a * nkv, slot + 1, d).transpose(2, 3)  # (L, A*Hkv, D, S)
     vals = cache.v[:, :a, :, : slot + 1].reshape(layers, a * nkv, slot + 1, d)  # (L, A*Hkv, S, D)
     bias = None if cache.shared else cache.bias[:a, :, :, : slot + 1].reshape(a * nkv, 1, slot + 1)
-    x = F.embedding(tokens, w.embed)  # (A, C)
-    cos, sin = w.cos.index_select(0, positions), w.sin.index_select(0, positions)  # (A, 1, D)
-    for i, (ln1, qkv, o, ln2, gu, down) in enumerate(w.layers):
-        h = ln1(x)  # (A, C)
-        if len(qkv) == 1:
-            y = _mm(h, qkv[0])  # (A, (H+2Hkv)*D)
-            qk, v = y[:, :nq].view(a, nh + nkv, d), y[:, nq:]
-        else:
-            qk = torch.cat([_mm(h, qkv[0]), _mm(h, qkv[1])], dim=-1).view(a, nh + nkv, d)
-            v = _mm(h, qkv[2])
-        rot = qk.roll(d // 2, dims=-1).mul_(sin)  # RoPE on q and k at once, HF's arithmetic
-        qk = (qk * cos).add_(rot)  # (A, H+Hkv, D)
+
+    def attend(i: int, qk: Tensor, v: Tensor) -> Tensor:
         k_new[i].copy_(qk[:, nh:])
         v_new[i].copy_(v.view(a, nkv, d))
         q = qk[:, :nh].contiguous().view(a, nkv, sp.n_rep, d)  # (A, Hkv, rep, D)
         if cache.shared:
-            attn = _attend_shared(cache, i, q, keys[i], vals[i])
+            return _attend_shared(cache, i, q, keys[i], vals[i])
+        probs = torch.softmax(torch.baddbmm(bias, q.view(a * nkv, sp.n_rep, d), keys[i], alpha=scale), dim=-1)
+        return torch.bmm(probs, vals[i]).view(a, nh * d)  # (A, H*D)
+
+    logits = decode_layers(cache.weights, tokens, positions, attend)  # (A, V)
+    cache.length += 1
+    return logits
+
+
+def decode_layers(w: DecodeWeights, tokens: Tensor, positions: Tensor,
+                  attend: Callable[[int, Tensor, Tensor], Tensor]) -> Tensor:
+    """The layers of one decode step, whatever cache holds the K/V: tokens/positions (B,) -> logits (B, V).
+
+    `attend(i, qk, v)` gets layer i's queries and new keys with RoPE, qk (B, H+Hkv, D), and new
+    values v (B, Hkv*D); it stores the new K/V in its cache and returns the attention output
+    (B, H*D). Used by `decode_step` (the engine's `StaticKVCache`) and by
+    `r1lab.rollout.slots.decode_rows` (the server's cache of independent rows)."""
+    sp = w.sp
+    b, nh, nkv, d = tokens.shape[0], sp.n_heads, sp.n_kv_heads, sp.head_dim
+    nq = (nh + nkv) * d
+    x = F.embedding(tokens, w.embed)  # (B, C)
+    cos, sin = w.cos.index_select(0, positions), w.sin.index_select(0, positions)  # (B, 1, D)
+    for i, (ln1, qkv, o, ln2, gu, down) in enumerate(w.layers):
+        h = ln1(x)  # (B, C)
+        if len(qkv) == 1:
+            y = _mm(h, qkv[0])  # (B, (H+2Hkv)*D)
+            qk, v = y[:, :nq].view(b, nh + nkv, d), y[:, nq:]
         else:
-            probs = torch.softmax(torch.baddbmm(bias, q.view(a * nkv, sp.n_rep, d), keys[i], alpha=scale), dim=-1)
-            attn = torch.bmm(probs, vals[i]).view(a, nh * d)  # (A, H*D)
-        x = x + _mm(attn, o)  # (A, C)
+            qk = torch.cat([_mm(h, qkv[0]), _mm(h, qkv[1])], dim=-1).view(b, nh + nkv, d)
+            v = _mm(h, qkv[2])
+        rot = qk.roll(d // 2, dims=-1).mul_(sin)  # RoPE on q and k at once, HF's arithmetic
+        qk = (qk * cos).add_(rot)  # (B, H+Hkv, D)
+        x = x + _mm(attend(i, qk, v), o)  # (B, C)
         h = ln2(x)
         if len(gu) == 1:
-            y = _mm(h, gu[0])  # (A, 2I)
+            y = _mm(h, gu[0])  # (B, 2I)
             inter = y.shape[-1] // 2
             act = F.silu(y[:, :inter]).mul_(y[:, inter:])
         else:
             act = F.silu(_mm(h, gu[0])).mul_(_mm(h, gu[1]))
-        x = x + _mm(act, down)  # (A, C)
-    cache.length += 1
-    return _mm(w.norm(x), w.head)  # (A, V)
+        x = x + _mm(act, down)  # (B, C)
+    return _mm(w.norm(x), w.head)  # (B, V)

@@ -2,7 +2,8 @@
 
 A resumed run must continue the same experiment, so its config is the saved config.yaml plus
 overrides, and only fields in `SAFE_TO_CHANGE` (how long to run, how often to log and save, how
-many checkpoints to keep, threads) may differ; anything else is a one-line error listing them.
+many checkpoints to keep, threads, where to stream metrics) may differ; anything else is a
+one-line error listing them.
 
 Logs are trimmed to the checkpoint being resumed: rows written after it (by steps that will run
 again) and a torn last line (the process died mid-write) are dropped, atomically.
@@ -18,7 +19,7 @@ from r1lab import config as C
 from r1lab.errors import UserError
 from r1lab.runs.rundir import write_atomic
 
-SAFE_TO_CHANGE = frozenset({"max_steps", "log_samples_every", "save_every", "keep_checkpoints", "threads"})
+SAFE_TO_CHANGE = frozenset({"max_steps", "log_samples_every", "save_every", "keep_checkpoints", "threads", "report_to"})
 T = TypeVar("T")
 
 

@@ -2,12 +2,14 @@
 
     config.yaml     the resolved config
     metrics.jsonl   one line per step
+    aha.jsonl       training responses with an aha moment or a superficial reflection (capped)
     samples.jsonl   completions every N steps (and the before/after evaluations)
     base_eval.json  the base model's evaluation (a resumed run does not repeat it)
     checkpoints/    step-NNNNNN/ full training state; each is also a model directory that
                     from_pretrained loads (see r1lab.runs.checkpoint)
     summary.json    the before/after numbers
-
+    report.html     what RL did, drawn (r1lab report; with report.md)
+    tensorboard/    with --report-to tensorboard
 Creating a RunDir is the pre-flight check: the directory must be writable with some free space
 before any compute starts. A directory that already holds a run is refused unless resuming.
 """

@@ -10,7 +10,7 @@ shortfall is logged. DAPO itself samples until full with no limit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
@@ -32,6 +32,8 @@ class Batch:
     format: torch.Tensor  # (N,)
     reward_failures: int
     advantages: torch.Tensor | None = None  # (N,)
+    reward_parts: dict[str, torch.Tensor] = field(default_factory=dict)  # (N,) each: the weighted terms of rewards
+    notable: list[dict] = field(default_factory=list)  # the step's aha / superficial responses (train/behaviour.py)
 
 
 def _informative(rewards: torch.Tensor, group_size: int) -> list[int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from r1lab.config import ConfigError, help_field
+from r1lab.runs.trackers import TRACKERS
 from r1lab.train.presets import PRESETS
 
 
@@ -27,16 +28,18 @@ class GRPOConfig:
     top_p: float = help_field(1.0, "rollout nucleus sampling threshold")
     max_new_tokens: int = help_field(128, "completion length limit in tokens")
     # objective (fields left at None take the --algo preset's value; see r1lab/train/presets.py)
-    algo: str = help_field("grpo", "preset: grpo | dr_grpo | dapo | bnpo (advantages, loss aggregation and the "
-                                   "defaults below)")
+    algo: str = help_field("grpo", "preset: grpo | dr_grpo | dapo | bnpo | gspo | cispo (advantages, policy loss, "
+                                   "loss aggregation and the defaults below)")
     lr: float = help_field(2e-4, "AdamW learning rate (constant after warm-up)")
     warmup_steps: int = help_field(5, "linear learning-rate warm-up steps")
     weight_decay: float = help_field(0.0, "AdamW weight decay")
     beta: float | None = help_field(None, "KL coefficient against the reference model (0 loads no reference; grpo/bnpo "
                                           "preset 0.04 as DeepSeekMath, dr_grpo/dapo 0; R1: 0.001)")
-    epsilon: float | None = help_field(None, "clip range below: ratio >= 1 - epsilon (presets: 0.2)")
+    epsilon: float | None = help_field(None, "clip range below: ratio >= 1 - epsilon (presets: 0.2; gspo 3e-4 on its "
+                                             "sequence ratio; cispo 1, no lower clip of its weight)")
     epsilon_high: float | None = help_field(None, "clip range above: ratio <= 1 + epsilon_high (presets: the same as "
-                                                  "epsilon; dapo 0.28, clip-higher)")
+                                                  "epsilon; dapo 0.28, clip-higher; gspo 4e-4; cispo 4, a weight cap "
+                                                  "of 5)")
     dynamic_sampling: bool | None = help_field(None, "drop groups whose rewards are all equal and sample more "
                                                      "questions to refill (dapo preset: true)")
     max_resample_rounds: int = help_field(3, "dynamic sampling: extra rollouts of prompts_per_step questions per step, "
@@ -46,6 +49,9 @@ class GRPOConfig:
     mu: int = help_field(1, "inner update epochs over each rollout")
     num_minibatches: int = help_field(1, "optimizer steps per epoch; must divide prompts_per_step")
     ref_refresh_steps: int = help_field(400, "replace the reference with the policy every N steps (paper: 400)")
+    kl_every: int = help_field(5, "log kl_init, the KL to the initial policy, every N steps (a no-grad forward of a "
+                                  "frozen copy, never in the loss; the copy is one more model in memory unless "
+                                  "beta > 0 keeps the initial reference; 0 = off)")
     max_grad_norm: float = help_field(1.0, "gradient clipping norm")
     accuracy_weight: float = help_field(1.0, "weight of the accuracy reward")
     format_weight: float = help_field(1.0, "weight of the format reward")
@@ -60,6 +66,8 @@ class GRPOConfig:
     keep_checkpoints: int = help_field(3, "keep the newest N checkpoints (0 = all)")
     max_skipped_in_a_row: int = help_field(5, "stop the run after N updates in a row skipped for a non-finite loss or "
                                               "gradient")
+    report_to: str = help_field("", "also stream each step's metrics to: tensorboard, wandb (comma-separated; "
+                                    "metrics.jsonl is always written)")
     threads: int = help_field(0, "torch CPU threads (0 = one per core)")
     device: str = help_field("cpu", "torch device: cpu | cuda")
     dtype: str = help_field("float32", "model dtype: float32 | bfloat16 (half precision: the optimizer keeps fp32 "
@@ -91,6 +99,7 @@ class GRPOConfig:
             (0 <= self.overlong_buffer <= self.max_new_tokens, "overlong_buffer must be in [0, max_new_tokens]"),
             (self.max_resample_rounds >= 0, "max_resample_rounds must be >= 0"),
             (self.mu >= 1, "mu must be >= 1"),
+            (self.kl_every >= 0, "kl_every must be >= 0"),
             (self.num_minibatches >= 1 and self.prompts_per_step % self.num_minibatches == 0,
              f"num_minibatches ({self.num_minibatches}) must divide prompts_per_step ({self.prompts_per_step})"),
             (self.temperature > 0, "temperature must be > 0 for RL rollouts"),
@@ -100,6 +109,8 @@ class GRPOConfig:
             (self.save_every >= 0 and self.keep_checkpoints >= 0, "save_every and keep_checkpoints must be >= 0"),
             (self.max_skipped_in_a_row >= 1, "max_skipped_in_a_row must be >= 1"),
             (self.lr > 0, "lr must be > 0"),
+            (all(n.strip().lower() in (*TRACKERS, "none") for n in self.report_to.split(",") if n.strip()),
+             f"report_to must be a comma-separated list of {', '.join(TRACKERS)}, got {self.report_to!r}"),
             (self.dtype in ("float32", "bfloat16"),
              f"dtype must be float32 | bfloat16, got {self.dtype!r} (float16 training would need loss scaling)"),
         ]

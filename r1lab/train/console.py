@@ -30,13 +30,15 @@ class Console:
             task = prog.add_task("grpo", total=total, completed=completed, info="")
             yield _Bar(prog, task)
 
-    def finish(self, summary: dict, base, final, path) -> None:
+    def finish(self, summary: dict, base, final, path, report=None) -> None:
         t = Table(title="R1-Zero: before and after RL (held-out test problems, "
                         f"pass@1 over {summary['eval_samples_per_problem']} samples, T={summary['eval_temperature']})")
         t.add_column("")
         t.add_column("base", justify="right")
         t.add_column("after RL", justify="right")
-        for key, label, fmt in [("accuracy", "accuracy (pass@1)", "{:.1%}"), ("format_rate", "format rate", "{:.1%}"),
+        for key, label, fmt in [("accuracy", "accuracy (pass@1)", "{:.1%}"),
+                                ("lenient_accuracy", "lenient accuracy (stated answer)", "{:.1%}"),
+                                ("format_rate", "format rate", "{:.1%}"),
                                 ("mean_length", "mean length (tokens)", "{:.1f}"),
                                 ("unparseable_rate", "unparseable", "{:.1%}")]:
             t.add_row(label, fmt.format(summary[f"base_{key}"]), fmt.format(summary[f"final_{key}"]))
@@ -47,6 +49,8 @@ class Console:
                 self.rich.print(f"[bold]{name}[/] · {s['question']} → [italic]{s['response'].strip()[:300]!r}[/] "
                                 f"({'correct' if s['correct'] else 'wrong'})", highlight=False)
         self.rich.print(f"wall time {summary['wall_seconds']:.0f}s · summary: {path}/summary.json")
+        if report is not None:
+            self.rich.print(f"report: {report}", highlight=False, soft_wrap=True)
 
 
 class _Bar:

@@ -1,7 +1,8 @@
 """R1-Zero GRPO: reinforcement learning straight from a base model with rule rewards.
 
-`--algo` (r1lab/train/presets.py) picks the advantage function, the loss aggregation and the
-clip range once, at construction; DAPO's dynamic sampling is `r1lab/train/batch.py`. With the
+`--algo` (r1lab/train/presets.py) picks the advantage function, the policy loss (token-clipped,
+GSPO or CISPO), the loss aggregation and the clip range once, at construction; DAPO's dynamic
+sampling is `r1lab/train/batch.py`. With the
 default preset, grpo, the objective is the per-token form of GRPO (DeepSeekMath, arXiv 2402.03300, eq. 3), which is
 what open implementations call "GRPO":
 
@@ -18,6 +19,14 @@ so each question's group stays together), `mu` epochs over them, one optimizer s
 Old log-probs are computed once per rollout; with mu = 1 and one minibatch the policy is its
 own old policy (ρ = 1), so that forward pass is skipped. The reference model is a frozen copy of
 the initial policy, replaced by the current policy every `ref_refresh_steps`; β = 0 loads none.
+
+KL to the initial policy (`kl_init` in metrics.jsonl), for every preset and β: every `kl_every`
+steps, the k3 estimate of KL(π_old || π_init) over the step's rollout tokens (sampled from π_old,
+the policy before this step's update), from a no-grad forward of a frozen copy of the initial
+policy; it never enters the loss. It is null on the steps in between, never 0 for "not measured"
+(likewise `kl`, the in-loss KL to the reference, is null when β = 0). With β > 0 the reference is
+that copy until its first refresh; after it, and always with β = 0, the copy is one more model in
+memory (negligible here; for a large model set `kl_every 0`, which keeps no copy).
 
 Defaults, and where they depart from the paper for a 1M-parameter model on 2 CPU cores:
 G = 8 (paper 16), 8 questions per step (paper 32), lr 2e-4 (paper 3e-6: tiny models need
@@ -42,13 +51,14 @@ import torch
 from safetensors.torch import load_model as load_safetensors
 from safetensors.torch import save_model as save_safetensors
 
-from r1lab.algos import clipped_policy_loss, kl_k3, overlong_penalty
+from r1lab.algos import kl_k3, overlong_penalty
 from r1lab.errors import UserError
 from r1lab.models.io import write_pretrained
 from r1lab.rollout.engine import Rollout, SamplingParams, generate
 from r1lab.rollout.text import decode_completions, encode_prompts, stop_sequences
 from r1lab.tasks import Problem, r1_zero_prompt
 from r1lab.train.batch import Batch, refill
+from r1lab.train.behaviour import step_behaviour
 from r1lab.train.config import GRPOConfig
 from r1lab.train.logprobs import completion_logprobs
 from r1lab.train.optim import PolicyOptimizer
@@ -66,8 +76,10 @@ class GRPO:
     def __init__(self, cfg: GRPOConfig, model, tokenizer, verifier: str):
         self.cfg, self.model, self.tok, self.verifier = cfg, model, tokenizer, verifier
         self.ref = _frozen_copy(model) if cfg.beta > 0 else None
+        # the initial policy, for kl_init: the reference itself until its first refresh
+        self.init = None if not cfg.kl_every else self.ref if self.ref is not None else _frozen_copy(model)
         preset = PRESETS[cfg.algo]  # chosen once: the loss below calls functions, never names
-        self.advantages = preset.advantages
+        self.advantages, self.policy_loss = preset.advantages, preset.policy_loss
         self.aggregate = AGGREGATIONS[preset.aggregation](cfg.max_new_tokens)
         self.opt = PolicyOptimizer(model, cfg.lr, cfg.weight_decay, cfg.warmup_steps)  # fp32 master weights if half
         self.params = SamplingParams(temperature=cfg.temperature, top_p=cfg.top_p,
@@ -97,13 +109,14 @@ class GRPO:
         refs = [p.answer for p in problems for _ in range(cfg.group_size)]
         rewards, acc, fmt, failures = rule_rewards(texts, refs, self.verifier, cfg.accuracy_weight,
                                                    cfg.format_weight, self.guard)
+        parts = {"accuracy": cfg.accuracy_weight * acc, "format": cfg.format_weight * fmt}  # (N,) each
         if self.extra_reward is not None:
             extra, extra_failures = column_reward(self.extra_reward, texts, {"answer": refs}, self.guard)  # (N,)
-            rewards, failures = rewards + extra, failures + extra_failures
+            rewards, failures, parts["extra"] = rewards + extra, failures + extra_failures, extra
         if cfg.overlong_buffer:
             penalty, _ = overlong_penalty(ro.lengths, cfg.max_new_tokens, cfg.overlong_buffer)  # (N,)
-            rewards = rewards + penalty
-        return Batch(ro, problems, texts, rewards, acc, fmt, failures)
+            rewards, parts["overlong"] = rewards + penalty, penalty
+        return Batch(ro, problems, texts, rewards, acc, fmt, failures, reward_parts=parts)
 
     # ---- one GRPO step -------------------------------------------------------------------
     def step(self, problems: list[Problem],
@@ -117,6 +130,7 @@ class GRPO:
                                      cfg.max_resample_rounds, self.tok.pad_token_id)
         batch.advantages, adv_metrics = self.advantages(batch.rewards, cfg.group_size)  # (N,)
         t_rollout = time.perf_counter() - t0
+        behaviour, batch.notable = step_behaviour(fresh, self.verifier)
         stats = self.update(batch)
         seconds = time.perf_counter() - t0
         n_tokens = int(batch.rollout.lengths.sum())
@@ -125,9 +139,11 @@ class GRPO:
             "reward": _nanmean(fresh.rewards), "accuracy": _nanmean(fresh.accuracy),
             "format_rate": _nanmean(fresh.format), "mean_length": fresh.rollout.lengths.float().mean().item(),
             "truncated_rate": fresh.rollout.truncated.float().mean().item(),
-            "length_correct": _masked_mean(fresh.rollout.lengths, fresh.accuracy == 1),
-            "length_wrong": _masked_mean(fresh.rollout.lengths, fresh.accuracy != 1),
-            "kl": mean(stats.get("kl_mean", [0.0])), "clip_fraction": mean(stats["clip_frac"]),
+            **_length_split(fresh),
+            # None = not measured: kl needs beta > 0, kl_init is measured every kl_every steps
+            "kl": mean(stats.get("kl_mean", [])),
+            "kl_init": stats["kl_init"][0] if "kl_init" in stats else None,
+            "clip_fraction": mean(stats["clip_frac"]),
             "clip_fraction_low": mean(stats["clip_frac_low"]), "clip_fraction_high": mean(stats["clip_frac_high"]),
             "frac_zero_std_groups": adv_metrics["frac_zero_std_groups"],
             "entropy": mean(stats["entropy"]), "grad_norm": mean(stats["grad_norm"]),
@@ -136,6 +152,7 @@ class GRPO:
             "reward_failures": sampling["reward_failures"], "resample_rounds": sampling["resample_rounds"],
             "groups_short": sampling["groups_short"],
             "tokens_per_second": n_tokens / seconds, "rollout_seconds": t_rollout, "seconds": seconds,
+            **behaviour,  # reward by component, lenient accuracy, styles, lengths, reflection, repetition
         }
         return metrics, batch
 
@@ -149,6 +166,7 @@ class GRPO:
         on_policy = cfg.mu == 1 and cfg.num_minibatches == 1
         old = None if on_policy else [self._logprobs(self.model, ro, q) for q in mbs]
         ref = [self._logprobs(self.ref, ro, q) for q in mbs] if self.ref is not None else None
+        before = old or []  # the pre-update policy's log-probs, per minibatch (on-policy: filled below)
         stats: dict[str, list[float]] = {}
         for _ in range(cfg.mu):
             for k, q in enumerate(mbs):
@@ -156,9 +174,11 @@ class GRPO:
                 mask = ro.completion_mask[rows]  # (n, T)
                 logp, ent = completion_logprobs(self.model, ro.prompt_ids[q], ro.completion_ids[rows],
                                                 mask, G, temperature=cfg.temperature, with_entropy=True)
-                old_logp = logp.detach() if old is None else old[k]  # (n, T)
-                loss_tok, m = clipped_policy_loss(logp, old_logp, batch.advantages[rows], mask,
-                                                  cfg.epsilon, cfg.epsilon_high)
+                if old is None:  # on-policy: one minibatch, one epoch, so this is the pre-update policy
+                    before.append(logp.detach())  # (n, T)
+                old_logp = before[k]  # (n, T)
+                loss_tok, m = self.policy_loss(logp, old_logp, batch.advantages[rows], mask,
+                                               cfg.epsilon, cfg.epsilon_high)
                 if ref is not None:
                     kl_tok, km = kl_k3(logp, ref[k], mask)  # (n, T)
                     loss_tok = loss_tok + cfg.beta * kl_tok
@@ -172,10 +192,18 @@ class GRPO:
                          entropy=(ent.detach() * mask).sum().item() / max(1, mask.sum().item()))
                 for key, v in m.items():
                     stats.setdefault(key, []).append(v)
+        step = self.steps_done + 1
+        if self.init is not None and step % cfg.kl_every == 0:
+            init = ref if self.init is self.ref else [self._logprobs(self.init, ro, q) for q in mbs]
+            masks = [ro.completion_mask[q.start * G:q.stop * G] for q in mbs]
+            stats["kl_init"] = [_kl_to_initial(before, init, masks)]
         self.opt.schedule_step()
-        self.steps_done += 1
+        self.steps_done = step
         if self.ref is not None and self.steps_done % cfg.ref_refresh_steps == 0:
-            self.ref.load_state_dict(self.model.state_dict())
+            if self.init is self.ref:  # first refresh: the initial policy stays in self.init
+                self.ref = _frozen_copy(self.model)
+            else:
+                self.ref.load_state_dict(self.model.state_dict())
         return stats
 
     # ---- checkpoint state ----------------------------------------------------------------
@@ -185,6 +213,8 @@ class GRPO:
         write_pretrained(self.model, self.tok, out)
         if self.ref is not None:
             save_safetensors(self.ref, str(out / "reference.safetensors"))
+        if self.init is not None and self.init is not self.ref:
+            save_safetensors(self.init, str(out / "initial.safetensors"))
         torch.save({**self.opt.state_dict(), "generator": self.gen.get_state(), "steps_done": self.steps_done,
                     "nonfinite_streak": self.nonfinite_streak}, out / "trainer.pt")
 
@@ -193,6 +223,12 @@ class GRPO:
         state = torch.load(path / "trainer.pt", weights_only=True)
         if self.ref is not None:
             load_safetensors(self.ref, str(path / "reference.safetensors"))
+        if self.init is not None and (path / "initial.safetensors").is_file():
+            if self.init is self.ref:  # saved after the reference's first refresh
+                self.init = _frozen_copy(self.ref)
+            load_safetensors(self.init, str(path / "initial.safetensors"))
+        elif self.init is not self.ref:
+            self.init = None  # a checkpoint from before kl_init: the initial policy is not in it
         self.opt.load_state_dict(state)
         self.gen.set_state(state["generator"])
         self.steps_done, self.nonfinite_streak = state["steps_done"], state["nonfinite_streak"]
@@ -225,18 +261,31 @@ def _frozen_copy(model):
     return ref
 
 
+def _kl_to_initial(logp: list[torch.Tensor], init_logp: list[torch.Tensor], masks: list[torch.Tensor]) -> float:
+    """k3 estimate of KL(pi_old || pi_init), token mean over the whole rollout (sampled from pi_old)."""
+    total = sum(kl_k3(lp, il, m)[0].sum() for lp, il, m in zip(logp, init_logp, masks, strict=True))  # ()
+    return float(total) / max(1, int(sum(m.sum() for m in masks)))
+
+
+def _length_split(b: Batch) -> dict[str, float | None]:
+    """Mean length of right and wrong rollouts, each split into finished and truncated at the cap."""
+    lengths, right, cut = b.rollout.lengths, b.accuracy == 1, b.rollout.truncated  # (N,) each
+    return {f"length_{name}_{end}": _masked_mean(lengths, keep & (cut if end == "truncated" else ~cut))
+            for name, keep in (("correct", right), ("wrong", ~right)) for end in ("finished", "truncated")}
+
+
 def _minibatches(n_questions: int, m: int) -> list[slice]:
     size = n_questions // m
     return [slice(i * size, (i + 1) * size) for i in range(m)]
 
 
+def _masked_mean(x: torch.Tensor, keep: torch.Tensor) -> float | None:
+    return x[keep].float().mean().item() if bool(keep.any()) else None
+
+
 def mean(xs: list[float]) -> float | None:
     """The mean of `xs`; None when there is nothing to average."""
     return sum(xs) / len(xs) if xs else None
-
-
-def _masked_mean(x: torch.Tensor, keep: torch.Tensor) -> float | None:
-    return x[keep].float().mean().item() if bool(keep.any()) else None
 
 
 def _nanmean(t: torch.Tensor) -> float:

@@ -1,7 +1,9 @@
 """`r1lab train`: the R1-Zero run from base model to summary.json, resumable after any crash.
 
 Evaluate the untouched base model under the R1-Zero template, train with GRPO, evaluate again
-on the same held-out problems under the same protocol, and write the run directory.
+on the same held-out problems under the same protocol, and write the run directory, ending with
+its report (report.html, report.md; r1lab/report/). Each step's metrics row also goes to the
+`--report-to` trackers, and its aha moments to aha.jsonl (train/behaviour.py).
 
 Resuming (`resume=True`, from `r1lab train --resume RUN_DIR`): the newest complete checkpoint
 holds the policy, reference, optimizer, scheduler, sampling generator, global RNG states and the
@@ -20,8 +22,11 @@ from r1lab.config import save as save_config
 from r1lab.errors import UserError
 from r1lab.eval.protocol import EvalResult, evaluate
 from r1lab.models.io import load
+from r1lab.report import write_report
 from r1lab.runs import Checkpoints, RunDir, rng_state, set_rng_state, truncate_jsonl
+from r1lab.runs.trackers import open_trackers
 from r1lab.tasks import ProblemStream, get_task, take
+from r1lab.train.behaviour import AhaLog
 from r1lab.train.config import GRPOConfig
 from r1lab.train.console import Console
 from r1lab.train.grpo import GRPO, TrainingStopped, set_threads
@@ -45,6 +50,7 @@ def run(cfg: GRPOConfig, console: Console | None = None, resume: bool = False) -
     ckpts = Checkpoints(rundir.path / "checkpoints", keep=cfg.keep_checkpoints)
     ckpts.clean()
     latest = ckpts.latest() if resume else None
+    trackers = open_trackers(cfg.report_to, rundir.path, cfg, ckpts.complete()[-1][0] if latest else 0)
     model, tok = load(str(latest) if latest else cfg.model, DTYPES[cfg.dtype], cfg.device)
     threads = set_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
@@ -73,10 +79,13 @@ def run(cfg: GRPOConfig, console: Console | None = None, resume: bool = False) -
 
     stream = ProblemStream(task, "train", cfg.seed, position=position)
     save = lambda step: ckpts.save(step, lambda d: _write_state(d, trainer, stream, cfg))  # noqa: E731
-    with console.progress(cfg.max_steps, completed=start) as bar:
+    aha_log = AhaLog(rundir)
+    with console.progress(cfg.max_steps, completed=start) as bar, trackers:
         for step in range(start + 1, cfg.max_steps + 1):
             metrics, batch = trainer.step(stream.take(cfg.prompts_per_step), more=stream.take)
             rundir.append("metrics.jsonl", [metrics])
+            aha_log.add(step, batch.notable)
+            trackers.log(metrics, step)
             if cfg.log_samples_every and step % cfg.log_samples_every == 0:
                 rundir.append("samples.jsonl", _samples(step, batch, cfg.group_size))
             bar.update(metrics)
@@ -95,7 +104,8 @@ def run(cfg: GRPOConfig, console: Console | None = None, resume: bool = False) -
     rundir.append("samples.jsonl", [dict(s, phase="final") for s in final.samples])
     summary = _summary(base, final, time.time() - t_start, cfg)
     rundir.write_json("summary.json", summary)
-    console.finish(summary, base, final, rundir.path)
+    report = write_report([rundir.path]).html if cfg.max_steps > 0 else None  # no step, no curves to draw
+    console.finish(summary, base, final, rundir.path, report)
     return summary
 
 
@@ -108,6 +118,7 @@ def _restore(rundir: RunDir, trainer: GRPO, latest, base_done: bool) -> tuple[in
         set_rng_state(state["rng"])
         step, position = trainer.steps_done, state["data_position"]
     truncate_jsonl(rundir.path / "metrics.jsonl", lambda r: r.get("step", 0) <= step)
+    truncate_jsonl(rundir.path / "aha.jsonl", lambda r: r.get("step", 0) <= step)
     truncate_jsonl(rundir.path / "samples.jsonl",
                    lambda r: (r.get("phase") == "base" and base_done)
                    or (r.get("phase") == "train" and r.get("step", 0) <= step))
@@ -130,6 +141,9 @@ def _summary(base: EvalResult, final: EvalResult, wall: float, cfg: GRPOConfig) 
         "eval_problems": base.n_problems, "eval_samples_per_problem": base.k,
         "eval_temperature": cfg.eval_temperature, "eval_top_p": cfg.eval_top_p,
         "steps": cfg.max_steps, "wall_seconds": wall, "model": cfg.model, "task": cfg.task,
+        "base_lenient_accuracy": base.lenient_accuracy, "final_lenient_accuracy": final.lenient_accuracy,
+        **{f"base_{k}": v for k, v in base.behaviour.items()},  # styles, lengths by style, reflection, aha
+        **{f"final_{k}": v for k, v in final.behaviour.items()},
     }
 
 

@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import re
 from fractions import Fraction
+from functools import lru_cache
 from typing import Iterable, NamedTuple
 
 from r1lab.verifiers.countdown import evaluate
@@ -168,6 +169,7 @@ def _balance(lhs: str, start: int) -> tuple[str, int]:
     return lhs, start
 
 
+@lru_cache(maxsize=65536)  # the same sub-expressions recur across a batch's responses
 def _value(expr: str) -> Fraction | None:
     found = evaluate(_LITERAL.sub(_exact, expr))
     return None if found is None else found[0]
@@ -193,7 +195,7 @@ def _marker_pattern(markers: Iterable[str]) -> re.Pattern:
     return re.compile(rf"(?i)(?<!\w)(?:{'|'.join(alts)})(?!\w)")
 
 
-_PATTERNS: dict[frozenset[str], re.Pattern] = {}
+_PATTERNS: dict[frozenset[str], tuple[re.Pattern, dict[str, str]]] = {}  # marker set -> (regex, normalised -> term)
 
 
 def find_markers(text: str, markers: Iterable[str] = REFLECTION_MARKERS) -> list[Marker]:
@@ -202,9 +204,9 @@ def find_markers(text: str, markers: Iterable[str] = REFLECTION_MARKERS) -> list
     if not key:
         return []
     if key not in _PATTERNS:
-        _PATTERNS[key] = _marker_pattern(key)
-    terms = {_norm(t): t for t in key}
-    return [Marker(m.start(), m.end(), m.group(), terms[_norm(m.group())]) for m in _PATTERNS[key].finditer(text)]
+        _PATTERNS[key] = _marker_pattern(key), {_norm(t): t for t in key}
+    pattern, terms = _PATTERNS[key]
+    return [Marker(m.start(), m.end(), m.group(), terms[_norm(m.group())]) for m in pattern.finditer(text)]
 
 
 # ----- reflections ------------------------------------------------------------------------

@@ -262,13 +262,18 @@ class Behaviour:
 
 
 def analyse(response: str, reference: str, verifier: str, token_ids: Sequence[int] | None = None,
-            truncated: bool = False, markers: Iterable[str] = REFLECTION_MARKERS) -> Behaviour:
+            truncated: bool = False, markers: Iterable[str] = REFLECTION_MARKERS,
+            strict: Grade | None = None) -> Behaviour:
     """All of the above for one response. Reflections are judged against the lenient grade (the
     stated final answer is right). Token counts and n-grams use `token_ids` when given, else
-    whitespace words."""
+    whitespace words. `strict`: the verifier's grade when the caller already has it (the reward
+    path), so a costly verifier (code, whose lenient grade is the strict one) runs only once."""
     markers = frozenset(markers)
     tokens = response.split() if token_ids is None else list(token_ids)
-    strict, lenient = grade_both(response, reference, verifier)
+    if strict is None:
+        strict, lenient = grade_both(response, reference, verifier)
+    else:
+        lenient = lenient_verifier(verifier)(response, reference) if verifier in ANSWER_SHAPES else strict
     return Behaviour(
         style=answer_style(response, verifier), strict=strict, lenient=lenient, n_tokens=len(tokens),
         truncated=truncated, markers=count_markers(response, len(tokens), markers),

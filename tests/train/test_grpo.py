@@ -64,11 +64,31 @@ def test_inner_epochs_and_minibatches_change_the_policy_and_clip():
     assert metrics["clip_fraction"] > 0.0 and metrics["kl"] > 0.0
 
 
-def test_reference_refresh_copies_the_policy():
+def test_reference_refresh_copies_the_policy_and_keeps_the_initial_one():
     trainer, probs = _trainer(beta=0.04, ref_refresh_steps=1, lr=5e-3)
+    assert trainer.init is trainer.ref  # one frozen copy until the first refresh
     trainer.step(probs)
     for p, r in zip(trainer.model.parameters(), trainer.ref.parameters(), strict=True):
         assert torch.equal(p, r)
+    base, _ = load_model("tiny")
+    assert trainer.init is not trainer.ref
+    assert all(torch.equal(a, b) for a, b in zip(base.parameters(), trainer.init.parameters(), strict=True))
+
+
+def test_off_policy_run_clips_and_logs_kl_to_the_reference_and_to_the_initial_policy(tmp_path):
+    """The ablation's setting (4 minibatches, one epoch) at the default lr: minibatches after the
+    first see a moved policy, so token ratios leave 1 and the clip acts. kl_init is measured on
+    the steps that are multiples of kl_every and is null (not 0) on the others."""
+    cfg = load(GRPOConfig, None, dict(FAST, max_steps=2, prompts_per_step=8, max_new_tokens=128,
+                                      num_minibatches=4, warmup_steps=0, kl_every=2, save_every=0,
+                                      log_samples_every=0, output_dir=str(tmp_path / "run")))
+    run(cfg, Console(quiet=True))
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert rows[0]["clip_fraction"] > 0.0  # the first step already has signal on this seed
+    assert all(r["kl"] > 0.0 for r in rows)  # beta = 0.04: KL to the reference, in the loss
+    assert rows[0]["kl_init"] is None and 0.0 < rows[1]["kl_init"] < 1.0
+    for end in ("finished", "truncated"):  # lengths of right and wrong rollouts, split at the cap
+        assert all(f"length_correct_{end}" in r and f"length_wrong_{end}" in r for r in rows)
 
 
 @pytest.mark.slow

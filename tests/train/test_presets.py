@@ -3,7 +3,14 @@
 import pytest
 import torch
 
-from r1lab.algos import batch_std_advantages, drgrpo_advantages, grpo_advantages
+from r1lab.algos import (
+    batch_std_advantages,
+    cispo_policy_loss,
+    clipped_policy_loss,
+    drgrpo_advantages,
+    grpo_advantages,
+    gspo_policy_loss,
+)
 from r1lab.config import ConfigError, load
 from r1lab.tasks import ProblemStream, get_task
 from r1lab.train.config import GRPOConfig
@@ -12,19 +19,24 @@ from tests.helpers import tiny_trainer
 FAST = {"prompts_per_step": 4, "group_size": 4, "max_new_tokens": 40, "threads": 1}
 
 
-@pytest.mark.parametrize("algo,beta,eps,eps_high,dynamic,overlong,adv", [
-    ("grpo", 0.04, 0.2, 0.2, False, 0, grpo_advantages),
-    ("dr_grpo", 0.0, 0.2, 0.2, False, 0, drgrpo_advantages),
-    ("dapo", 0.0, 0.2, 0.28, True, 10, grpo_advantages),
-    ("bnpo", 0.04, 0.2, 0.2, False, 0, batch_std_advantages),
+@pytest.mark.parametrize("algo,beta,eps,eps_high,dynamic,overlong,adv,policy_loss", [
+    ("grpo", 0.04, 0.2, 0.2, False, 0, grpo_advantages, clipped_policy_loss),
+    ("dr_grpo", 0.0, 0.2, 0.2, False, 0, drgrpo_advantages, clipped_policy_loss),
+    ("dapo", 0.0, 0.2, 0.28, True, 10, grpo_advantages, clipped_policy_loss),
+    ("bnpo", 0.04, 0.2, 0.2, False, 0, batch_std_advantages, clipped_policy_loss),
+    ("gspo", 0.0, 3e-4, 4e-4, False, 0, grpo_advantages, gspo_policy_loss),
+    ("cispo", 0.0, 1.0, 4.0, False, 0, grpo_advantages, cispo_policy_loss),
 ])
-def test_preset_defaults(algo, beta, eps, eps_high, dynamic, overlong, adv):
+def test_preset_defaults(algo, beta, eps, eps_high, dynamic, overlong, adv, policy_loss):
     cfg = load(GRPOConfig, None, dict(FAST, algo=algo))
     assert (cfg.beta, cfg.epsilon, cfg.epsilon_high, cfg.dynamic_sampling, cfg.overlong_buffer) == \
         (beta, eps, eps_high, dynamic, overlong)
     trainer = tiny_trainer(**dict(FAST, algo=algo))
-    assert trainer.advantages is adv
+    assert trainer.advantages is adv and trainer.policy_loss is policy_loss
     assert (trainer.ref is None) == (beta == 0)
+    # the initial policy for kl_init: the reference while it is one, else a frozen copy of its own
+    assert trainer.init is not None and (trainer.init is trainer.ref) == (beta > 0)
+    assert not any(p.requires_grad for p in trainer.init.parameters())
 
 
 def test_explicit_fields_win_and_a_symmetric_epsilon_follows_epsilon():
@@ -38,6 +50,8 @@ def test_explicit_fields_win_and_a_symmetric_epsilon_follows_epsilon():
     ({"algo": "ppo"}, "unknown algo 'ppo'"),
     ({"algo": "dapo", "epsilon": "0.3"}, "epsilon_high (0.28) must be >= epsilon (0.3)"),
     ({"overlong_buffer": "999"}, "overlong_buffer must be in [0, max_new_tokens]"),
+    ({"algo": "gspo", "epsilon": "0.2"}, "epsilon_high (0.0004) must be >= epsilon (0.2)"),
+    ({"kl_every": "-1"}, "kl_every must be >= 0"),
 ])
 def test_preset_config_errors(over, msg):
     with pytest.raises(ConfigError) as e:
@@ -59,6 +73,9 @@ def test_each_preset_aggregates_its_own_way():
     assert _aggregate("bnpo")(loss, mask)[0].item() == pytest.approx(2.5)
     # dr_grpo: (6/40 + 4/40) / 2 = 0.125 (constant = max_new_tokens = 40)
     assert _aggregate("dr_grpo")(loss, mask)[0].item() == pytest.approx(0.125)
+    # gspo as grpo (per sequence), cispo as dapo (token mean, MiniMax-M1)
+    assert _aggregate("gspo")(loss, mask)[0].item() == pytest.approx(3.0)
+    assert _aggregate("cispo")(loss, mask)[0].item() == pytest.approx(2.5)
 
 
 def test_dynamic_sampling_refills_with_informative_groups():

@@ -77,6 +77,8 @@ def test_sigkill_five_times_then_resume_matches_uninterrupted(tmp_path):
     assert got == want
     train_samples = lambda p: [r for r in _rows(p, "samples.jsonl") if r["phase"] == "train"]  # noqa: E731
     assert train_samples(run) == train_samples(ref)
+    aha = lambda p: _rows(p, "aha.jsonl") if (p / "aha.jsonl").exists() else []  # noqa: E731
+    assert aha(run) == aha(ref)  # trimmed to each checkpoint, then logged again: no row lost or doubled
     w_run, w_ref = _weights(run), _weights(ref)
     assert w_run.keys() == w_ref.keys() and all(torch.equal(w_run[k], w_ref[k]) for k in w_ref)
     s_run, s_ref = json.loads((run / "summary.json").read_text()), json.loads((ref / "summary.json").read_text())
@@ -98,12 +100,15 @@ def test_resume_with_dynamic_sampling_continues_the_problem_stream(tmp_path):
     from r1lab.train.run import run
 
     small = {"algo": "dapo", "prompts_per_step": 2, "group_size": 4, "max_new_tokens": 32, "eval_problems": 2,
-             "eval_samples": 1, "save_every": 1, "log_samples_every": 1, "threads": 1, "seed": 1}
+             "eval_samples": 1, "save_every": 1, "log_samples_every": 1, "threads": 1, "seed": 1,
+             "kl_every": 1}
     run(load(GRPOConfig, None, dict(small, max_steps=4, output_dir=str(tmp_path / "ref"))), Console(quiet=True))
     run(load(GRPOConfig, None, dict(small, max_steps=2, output_dir=str(tmp_path / "cut"))), Console(quiet=True))
     run(resume_config(GRPOConfig, tmp_path / "cut", {"max_steps": "4"}), Console(quiet=True), resume=True)
     got, want = _metrics(tmp_path / "cut"), _metrics(tmp_path / "ref")
     assert sum(r["resample_rounds"] for r in want) > 0  # the refill path ran
+    # beta = 0: after the resume kl_init comes from initial.safetensors; step 1 samples from the initial policy
+    assert want[0]["kl_init"] == 0.0 and want[-1]["kl_init"] > 0.0 and want[0]["kl"] is None
     assert got == want
     questions = lambda p: [r["question"] for r in _rows(p, "samples.jsonl") if r["phase"] == "train"]  # noqa: E731
     assert questions(tmp_path / "cut") == questions(tmp_path / "ref")

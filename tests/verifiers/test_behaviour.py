@@ -4,7 +4,7 @@ import random
 import pytest
 
 from r1lab.models.corpus import addition_steps, countdown_steps
-from r1lab.verifiers import get_verifier
+from r1lab.verifiers import Grade, get_verifier
 from r1lab.verifiers.behaviour import (
     STYLES,
     analyse,
@@ -162,6 +162,13 @@ def test_analyse_and_summarise():
     assert summarise([]) == {}
     ids = analyse(" 7", "110", "number", token_ids=[5, 6, 7, 5, 6, 7, 5, 6, 7])
     assert ids.n_tokens == 9 and ids.repeat_share > 0
+
+
+def test_analyse_reuses_a_given_strict_grade():
+    given = Grade(1.0, "seen")  # what the reward path graded; analyse must not grade again
+    b = analyse(" The answer is 110.", "110", "number", strict=given)
+    assert b.strict is given and b.lenient.correct is True  # lenient still read from the text
+    assert analyse("anything", "ref", "code", strict=given).lenient is given  # code: lenient is strict
 
 
 
