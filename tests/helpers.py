@@ -178,12 +178,10 @@ def padded_completion_logprobs(model, prompt_ids: list[list[int]], completion_id
                   temperature, with_entropy, 1024)
 
 # ----------------------------------------------------------------------------------- OpenAI-compatible servers
-# Real HTTP on 127.0.0.1 (a free port, or a given one to serve again where a stopped server was), one
-# thread per connection, HTTP/1.1 keep-alive. `ModelServer` serves a model through r1lab's rollout
-# engine (completions and chat, n, temperature 0 greedy, top_p, max_tokens, stop strings cut out of
-# the text as OpenAI-compatible servers do, usage): small and generic, so `r1lab serve` can replace it.
-# `ReplayServer` returns fixed replies with the reasoning as `reasoning_content`, as `reasoning` or
-# inline; `n` supported, ignored or rejected; scripted failures by request number; a delay.
+# `ReplayServer`: fixed replies over real HTTP on 127.0.0.1 (a free port, or a given one to serve again
+# where a stopped server was), one thread per connection, HTTP/1.1 keep-alive. The reasoning comes as
+# `reasoning_content`, as `reasoning` or inline; `n` supported, ignored or rejected; scripted failures
+# by request number; a delay. (A model is served by `r1lab serve` itself: `serve.server.BackgroundServer`.)
 
 
 class _Server:
@@ -230,46 +228,6 @@ class _Server:
 
 def _error(status: int, message: str) -> tuple[int, dict, dict]:
     return status, {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": None}}, {}
-
-
-class ModelServer(_Server):
-    def __init__(self, model: str = "tiny"):
-        super().__init__()
-        from r1lab.models.io import load
-        self.model, self.tok = load(model)
-        self.lock = threading.Lock()
-
-    def respond(self, path, body):
-        import torch
-
-        from r1lab.rollout.engine import SamplingParams, generate
-        from r1lab.rollout.text import decode_completions, encode_prompts, stop_sequences
-        chat = path.endswith("/chat/completions")
-        prompt = (self.tok.apply_chat_template(body["messages"], tokenize=False, add_generation_prompt=True)
-                  if chat else body["prompt"])
-        stops = body.get("stop") or []
-        stops = [stops] if isinstance(stops, str) else stops
-        n = body.get("n", 1)
-        params = SamplingParams(temperature=body.get("temperature", 1.0), top_p=body.get("top_p", 1.0),
-                                max_new_tokens=body.get("max_tokens", 16),
-                                stop_sequences=stop_sequences(self.tok, stops))
-        gen = torch.Generator().manual_seed(body.get("seed", 0))
-        with self.lock:
-            ro = generate(self.model, encode_prompts(self.tok, [prompt]), n, params, generator=gen,
-                          eos_token_id=self.tok.eos_token_id, pad_token_id=self.tok.pad_token_id)
-        texts = decode_completions(self.tok, ro.completion_ids, ro.completion_mask)
-        choices = []
-        for i, (text, cut) in enumerate(zip(texts, ro.truncated.tolist(), strict=True)):
-            for s in stops:
-                if not cut and text.endswith(s):
-                    text = text[:-len(s)]
-            finish = "length" if cut else "stop"
-            choices.append({"index": i, "message": {"role": "assistant", "content": text}, "finish_reason": finish}
-                           if chat else {"index": i, "text": text, "finish_reason": finish})
-        used = int(ro.lengths.sum())
-        return 200, {"object": "chat.completion" if chat else "text_completion", "choices": choices,
-                     "usage": {"prompt_tokens": len(ro.prompt_ids[0]), "completion_tokens": used,
-                               "total_tokens": len(ro.prompt_ids[0]) + used}}, {}
 
 
 class ReplayServer(_Server):

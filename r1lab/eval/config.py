@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from r1lab.config import ConfigError, help_field
 
 PROMPTS = ("auto", "r1zero", "chat")
-APIS = ("chat", "completions")
+APIS = ("auto", "chat", "completions")
 ENDPOINT_MAX_TOKENS = 32768  # the paper's generation limit
 TINY_MAX_TOKENS = 128  # the built-in tasks' completion limit (r1lab train's max_new_tokens)
 # Fields that decide what a sample is: a resumed eval must keep them (the rest may change).
@@ -43,7 +43,8 @@ class EvalConfig:
                                         "none)")
     force_think: bool = help_field(True, "local chat prompt: start every generation with '<think>\\n' (R1's usage "
                                          "rules)")
-    api: str = help_field("chat", "endpoint API: chat (/chat/completions) | completions (/completions, raw text)")
+    api: str = help_field("auto", "endpoint API: chat (/chat/completions) | completions (/completions, raw text) | "
+                                  "auto: completions for the r1zero prompt, chat otherwise")
     temperature: float = help_field(0.6, "sampling temperature (paper: 0.6; 0 is greedy)")
     top_p: float = help_field(0.95, "nucleus sampling threshold (paper: 0.95)")
     max_tokens: int | None = help_field(None, "generation limit in tokens (default: 32768; the tiny model 128)")

@@ -1,8 +1,9 @@
 """The endpoint backend: any OpenAI-compatible server (vLLM, SGLang, the DeepSeek API, `r1lab serve`).
 
-Requests: `POST {endpoint}/chat/completions` with one user message (`--api chat`, default), or
+Requests: `POST {endpoint}/chat/completions` with the user message (`--api chat`), or
 `POST {endpoint}/completions` with the raw prompt (`--api completions`), plus `model`,
-`temperature`, `top_p`, `max_tokens`, and `n` when more than one sample is wanted.
+`temperature`, `top_p`, `max_tokens`, and `n` when more than one sample is wanted. `--api auto`
+(default) takes the chat API, except for the R1-Zero template, which is raw text.
 
 * Concurrency: `concurrency` worker threads, one request in flight each. Replies come back to
   the calling thread, which grades and writes them. The workers are daemon threads, so an error
@@ -46,6 +47,11 @@ from r1lab.eval.prompts import PromptRule, Reply
 
 log = logging.getLogger("r1lab.eval")
 MAX_WAIT_S = 60.0
+
+
+def resolve_api(api: str, rule: PromptRule) -> str:
+    """`--api auto`: the raw-text completions API for the R1-Zero template, the chat API otherwise."""
+    return api if api != "auto" else ("completions" if rule.style == "r1zero" else "chat")
 
 
 class EndpointBackend:

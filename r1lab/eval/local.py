@@ -4,8 +4,8 @@ Jobs that lack the same number of samples G are generated together, up to `batch
 sequences (problems x G) per `generate` call. Each call draws from a generator seeded by the
 seed and the first problem of the call, so a rerun of the same jobs draws the same samples. The
 prompt rule's text is tokenized as is (r1zero) or rendered by the model's chat template with the
-generation prompt and followed by the forced `<think>\\n` (chat); the forced prefix is part of
-the reply that is split and graded. A row ends at the tokenizer's eos or at a stop string (kept
+generation prompt and followed by the forced `<think>\\n` (chat, `r1lab.tasks.chat.open_think`, as
+`serve` does); the reply then starts inside the think block. A row ends at the tokenizer's eos or at a stop string (kept
 in the reply, as in training); `finish_reason` is "length" when it hit `max_tokens`.
 """
 
@@ -24,6 +24,7 @@ from r1lab.eval.prompts import PromptRule, Reply
 from r1lab.models.io import load
 from r1lab.rollout.engine import SamplingParams, generate
 from r1lab.rollout.text import decode_completions, encode_prompts, stop_sequences
+from r1lab.tasks.chat import open_think
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
@@ -45,7 +46,7 @@ class LocalBackend:
         if self.rule.style == "r1zero":
             return user_text
         text = self.tok.apply_chat_template(self.rule.messages(user_text), tokenize=False, add_generation_prompt=True)
-        return text if text.endswith(self.rule.think_prefix) else text + self.rule.think_prefix
+        return open_think(text) if self.rule.think_prefix else text
 
     def describe(self) -> dict:
         return {"backend": "local", "model": self.cfg.model, "engine": self.engine, "device": self.cfg.device,
@@ -72,5 +73,5 @@ class LocalBackend:
         lengths, truncated = ro.lengths.tolist(), ro.truncated.tolist()
         for i, job in enumerate(chunk):
             rows = range(i * g, (i + 1) * g)
-            yield job, [Sample(Reply.from_text(self.rule.think_prefix + texts[r]), lengths[r],
+            yield job, [Sample(Reply.from_text(texts[r], thinking=bool(self.rule.think_prefix)), lengths[r],
                                "length" if truncated[r] else "stop", True) for r in rows]

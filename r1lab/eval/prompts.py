@@ -15,10 +15,12 @@ The prompt rule (`--prompt`), written to results.json with the exact template:
   graded from `<answer>` tags) and for the built-in tiny model, which was never taught a chat
   format; `chat` for everything else.
 
-Splitting a reply: reasoning is the text inside `<think>...</think>`; the first `</think>` closes
-it, as vLLM's deepseek_r1 parser does. The answer is everything after it. A `<think>` that is
-never closed (a truncated thought) makes the whole text reasoning and the answer empty. Text
-with no `</think>` and no `<think>` is all answer. Only the answer is graded, as lighteval does.
+Splitting a reply (`r1lab.tasks.chat.split_reasoning`, as `serve` does): reasoning is the text
+inside `<think>...</think>`; the first `</think>` closes it, as vLLM's deepseek_r1 parser does.
+The answer is everything after it. A think block that is never closed (a truncated thought)
+makes the whole text reasoning and the answer empty. Text with no `</think>` and no `<think>`,
+from a prompt that did not open the block, is all answer. Only the answer is graded, as
+lighteval does.
 
 Format: under `r1zero`, the strict R1-Zero format of the whole response (the training reward's
 `format_reward`); under `chat`, a closed reasoning followed by a non-empty answer.
@@ -29,10 +31,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from r1lab.config import ConfigError
-from r1lab.tasks.templates import CODE_INSTRUCTION, MATH_INSTRUCTION, R1_ZERO, r1_zero_prompt, user_turn
+from r1lab.tasks.chat import CODE_INSTRUCTION, MATH_INSTRUCTION, THINK_OPEN, split_reasoning, user_turn
+from r1lab.tasks.templates import R1_ZERO, r1_zero_prompt
 from r1lab.verifiers import format_reward
 
-THINK_PREFIX = "<think>\n"
 R1ZERO_STOPS = ("</answer>",)
 INSTRUCTIONS = {"math": MATH_INSTRUCTION, "code": CODE_INSTRUCTION, "task": ""}
 
@@ -77,7 +79,7 @@ def prompt_rule(prompt: str, kind: str, instruction: str | None, local: bool, ti
         if system:
             raise ConfigError("--system-prompt needs --prompt chat (the R1-Zero template has no system turn)")
         return PromptRule("r1zero", text, "", R1ZERO_STOPS)
-    return PromptRule("chat", text, THINK_PREFIX if local and force_think else "", (), system)
+    return PromptRule("chat", text, THINK_OPEN if local and force_think else "", (), system)
 
 
 class Reply:
@@ -89,13 +91,12 @@ class Reply:
         self.reasoning, self.answer, self.full = reasoning, answer, full
 
     @classmethod
-    def from_text(cls, text: str) -> Reply:
-        head, closed, tail = text.partition("</think>")
-        if closed:
-            return cls(_drop_open(head), tail, text)
-        if "<think>" in text:
-            return cls(_drop_open(text), "", text)
-        return cls(None, text, text)
+    def from_text(cls, text: str, thinking: bool = False) -> Reply:
+        """`thinking`: the prompt opened the think block, so the text starts inside it."""
+        if not thinking and "<think>" not in text and "</think>" not in text:
+            return cls(None, text, text)
+        reasoning, content = split_reasoning(text if thinking else _drop_open(text))
+        return cls(reasoning, content or "", text)
 
     @classmethod
     def from_parts(cls, reasoning: str | None, content: str | None) -> Reply:

@@ -81,6 +81,9 @@ def _prepare(cfg: EvalConfig, resume: bool) -> tuple[EvalConfig, EvalDir, Benchm
     local = not cfg.endpoint
     rule = prompt_rule(cfg.prompt, bench.kind, cfg.instruction, local, tiny=local and cfg.model in ("", "tiny"),
                        system=cfg.system_prompt, force_think=cfg.force_think)
+    if cfg.endpoint:
+        from r1lab.eval.endpoint import resolve_api
+        cfg = dataclasses.replace(cfg, api=resolve_api(cfg.api, rule))
     return cfg, store, bench, rule
 
 

@@ -113,3 +113,12 @@ def test_humaneval_is_graded_in_the_sandbox(tmp_path):
     assert [(r["id"], r["correct"]) for r in rows(tmp_path / "he")] == [("HumanEval/0", True), ("HumanEval/0", False)]
     assert res["pass@1"] == 0.5 and res["verifier"] == "code"
     assert "Complete the Python function above" in server.requests[0]["messages"][0]["content"]
+
+
+def test_prompt_and_api_must_fit_before_any_request(tmp_path):
+    with ReplayServer(REPLIES) as server:
+        with pytest.raises(UserError, match="raw text, which needs --api completions"):
+            run_eval(config(tmp_path, server, "a", prompt="r1zero", api="chat"))
+        with pytest.raises(UserError, match="--api completions sends raw text"):
+            run_eval(config(tmp_path, server, "b", prompt="chat", api="completions"))
+    assert server.requests == []

@@ -1,7 +1,7 @@
 """`r1lab eval` through the real command in subprocesses, against loopback HTTP servers.
 
-The local backend and the endpoint backend (serving the same tiny model) must agree exactly at
-temperature 0; bad input is one `error:` line with exit code 2 and leaves what was written on
+The local backend and the endpoint backend (`r1lab serve` serving the same tiny model) must
+agree exactly at temperature 0; bad input is one `error:` line with exit code 2 and leaves what was written on
 disk; an interrupted eval resumes without redoing a finished sample.
 """
 
@@ -9,7 +9,11 @@ import json
 
 import pytest
 
-from tests.helpers import ModelServer, ReplayServer, assert_user_error
+from r1lab.models import io
+from r1lab.rollout.scheduler import Scheduler
+from r1lab.serve.config import ServeConfig
+from r1lab.serve.server import BackgroundServer
+from tests.helpers import ReplayServer, assert_user_error
 from tests.helpers import r1lab as cli
 
 SAME_FIELDS = ("id", "sample", "prompt", "reasoning", "answer", "extracted", "correct", "tokens", "finish_reason",
@@ -32,13 +36,19 @@ def results(out):
 
 @pytest.mark.slow
 def test_local_and_endpoint_agree_at_temperature_0(tmp_path):
+    """The shipped tiny model through the local backend, then through `r1lab serve` (the real app,
+    uvicorn on loopback) and the endpoint backend: identical samples and metrics at temperature 0."""
     common = ["--benchmark", "arithmetic", "--limit", "6", "--samples", "2", "--temperature", "0",
               "--max-tokens", "128"]
     local = r1lab("--model", "tiny", *common, "--threads", "1", "--output-dir", tmp_path / "local")
     assert local.returncode == 0, local.stderr
-    with ModelServer("tiny") as server:
-        remote = r1lab("--endpoint", server.url, "--model", "tiny", "--api", "completions", *common,
-                       "--output-dir", tmp_path / "remote")
+    model, tok = io.load("tiny")
+    cfg = ServeConfig(max_rows=16)
+    server = BackgroundServer(cfg, Scheduler(model, tok, cfg.max_rows, None), tok)
+    try:  # the R1-Zero template is raw text: --api auto takes /completions, stopping at </answer> as in training
+        remote = r1lab("--endpoint", server.url, "--model", "tiny", *common, "--output-dir", tmp_path / "remote")
+    finally:
+        server.close()
     assert remote.returncode == 0, remote.stderr
     # rows arrive in completion order (16 requests in flight); keyed by (id, sample) they are identical
     a, b = (sorted(rows(tmp_path / d), key=lambda r: (r["id"], r["sample"])) for d in ("local", "remote"))
@@ -47,6 +57,7 @@ def test_local_and_endpoint_agree_at_temperature_0(tmp_path):
     ra, rb = results(tmp_path / "local"), results(tmp_path / "remote")
     assert {k: ra[k] for k in METRICS} == {k: rb[k] for k in METRICS}
     assert ra["backend"] == "local" and rb["backend"] == "endpoint" and rb["n_supported"] is True
+    assert rb["api"] == "completions" and ra["protocol"]["prompt"]["style"] == "r1zero"
     assert "pass@1" in local.stdout and "cons@2" in local.stdout and "ETA" in local.stdout
 
 

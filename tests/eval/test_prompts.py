@@ -4,7 +4,7 @@ import pytest
 
 from r1lab.config import ConfigError
 from r1lab.eval.prompts import Reply, prompt_rule
-from r1lab.tasks.templates import MATH_INSTRUCTION
+from r1lab.tasks.chat import MATH_INSTRUCTION
 
 
 @pytest.mark.parametrize("text,reasoning,answer", [
@@ -17,6 +17,13 @@ from r1lab.tasks.templates import MATH_INSTRUCTION
 def test_reply_split(text, reasoning, answer):
     r = Reply.from_text(text)
     assert (r.reasoning, r.answer, r.full) == (reasoning, answer, text)
+
+
+def test_reply_after_a_prompt_that_opened_the_think_block():
+    r = Reply.from_text("plan</think>\n\\boxed{1}", thinking=True)
+    assert (r.reasoning, r.answer) == ("plan", "\n\\boxed{1}") and r.format_ok("chat")
+    cut = Reply.from_text("still planning \\boxed{2}", thinking=True)  # truncated inside the thought
+    assert (cut.reasoning, cut.answer) == ("still planning \\boxed{2}", "") and not cut.format_ok("chat")
 
 
 def test_separate_reasoning_and_format():
