@@ -19,7 +19,7 @@ from r1lab.tasks.chatdata import ChatExample, read_chat
 from r1lab.tasks.templates import r1_zero_prompt
 from r1lab.train.sft import SFT, SFTConfig, sft_loss_sum
 from r1lab.train.sft_data import Encoded, EncodeStats, encode
-from tests.helpers import ENV, assert_user_error, build_tiny, r1lab
+from tests.helpers import ENV, assert_user_error, r1lab
 
 REPLY_1 = "<think> 2+3=5 </think> <answer> 5 </answer>"
 CONVERSATION = ChatExample("mem:1", messages=(
