@@ -27,6 +27,9 @@ class BaseConfig:
     worked_fraction: float = help_field(0.3, "share of documents that show working before the answer")
     countdown_fraction: float = help_field(0.15, "share of problems that are Countdown")
     init_from: str = help_field("", "continue pretraining from this model directory (its tokenizer is kept)")
+    tokenizer_from: str = help_field("", "train from scratch with this model's tokenizer instead of a new one ('tiny' "
+                                         "or a model directory; vocab_size is then its size): a smaller student "
+                                         "that shares token ids with its teacher")
     save_every: int = help_field(0, "also save a snapshot to <output_dir>-snapshots/step-N every N steps (0 = only at "
                                     "the end)")
     threads: int = help_field(0, "torch threads (0 = all cores)")
@@ -34,5 +37,7 @@ class BaseConfig:
     def __post_init__(self) -> None:  # complete when constructed: invalid values never exist
         if self.hidden_size % self.num_heads or self.num_heads % self.num_kv_heads:
             raise ConfigError("hidden_size must divide by num_heads, and num_heads by num_kv_heads")
+        if self.init_from and self.tokenizer_from:
+            raise ConfigError("init_from keeps that model's tokenizer: tokenizer_from is for a model from scratch")
         if not 0 <= self.worked_fraction <= 1:
             raise ConfigError(f"worked_fraction must be in [0, 1], got {self.worked_fraction}")

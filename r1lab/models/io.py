@@ -1,7 +1,8 @@
 """Load and save Hugging Face causal LMs and tokenizers.
 
-`--model` accepts "tiny" (the built-in base shipped inside the package), a local model
-directory, or a hub id such as "Qwen/Qwen2.5-0.5B" (downloaded by transformers when online).
+`--model` accepts "tiny" (the built-in base shipped inside the package), "tiny-small" (a
+smaller student of the same family, same tokenizer and corpus; recipes/tiny-small.yaml), a local
+model directory, or a hub id such as "Qwen/Qwen2.5-0.5B" (downloaded by transformers when online).
 Problems the user can fix (a missing directory, a corrupt or partial model, no network for a
 hub id) raise `UserError` with one line naming the path.
 """
@@ -20,13 +21,16 @@ from r1lab.errors import UserError
 
 BUILTIN = "tiny"
 BUILTIN_DIR = Path(__file__).parent / "tiny_base"
+BUILTINS = {BUILTIN: BUILTIN_DIR, "tiny-small": Path(__file__).parent / "tiny_small"}
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 
 
 def resolve(name: str | None) -> str:
     """The path or hub id that transformers should load for `--model NAME`."""
-    if name in (None, "", BUILTIN):
+    if name in (None, ""):
         return str(BUILTIN_DIR)
+    if name in BUILTINS:
+        return str(BUILTINS[name])
     p = Path(name).expanduser()
     if p.exists():
         if not p.is_dir():
@@ -37,6 +41,11 @@ def resolve(name: str | None) -> str:
     if _HUB_ID.fullmatch(name) and not name.startswith((".", "/", "~")):
         return name
     raise UserError(f"model {name!r} not found: not a directory, and not a hub id like org/name")
+
+
+def is_builtin(name: str | None) -> bool:
+    """A model shipped inside the package (trained on the built-in tasks' corpus, 128-token answers)."""
+    return name in (None, "", *BUILTINS)
 
 
 def load_tokenizer(name: str | None):

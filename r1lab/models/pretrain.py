@@ -5,6 +5,10 @@ and pretrains a small Qwen2-style causal LM with plain next-token prediction on 
 windows of the document stream (documents separated by EOS; attention crosses document
 boundaries, as in ordinary packed pretraining, which also teaches the model to ignore long
 unrelated prefixes). The result is a standard Hugging Face model directory.
+
+`tokenizer_from` builds a model from scratch on an existing model's tokenizer: the built-in
+`tiny-small` student is one (recipes/tiny-small.yaml), so that traces from a `tiny` teacher are
+the same token ids for it.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from transformers import Qwen2Config, Qwen2ForCausalLM
 
 from r1lab.models.base_config import BaseConfig
 from r1lab.models.corpus import CorpusMix, documents
-from r1lab.models.io import save
+from r1lab.models.io import load_tokenizer, save
 from r1lab.models.tokenizer import corpus_tokenizer
 
 
@@ -64,7 +68,8 @@ def pretrain(cfg: BaseConfig, log: Callable[[str], None] = print) -> Path:
         from r1lab.models.io import load
         model, tok = load(cfg.init_from)
     else:
-        tok = corpus_tokenizer(documents(cfg.seed + 1, mix), vocab_size=cfg.vocab_size)
+        tok = (load_tokenizer(cfg.tokenizer_from) if cfg.tokenizer_from else
+               corpus_tokenizer(documents(cfg.seed + 1, mix), vocab_size=cfg.vocab_size))
         model = Qwen2ForCausalLM(model_config(cfg, len(tok), tok.eos_token_id))
     n_params = sum(p.numel() for p in model.parameters())
     log(f"tiny base: {n_params / 1e6:.2f}M parameters, vocab {len(tok)}")
