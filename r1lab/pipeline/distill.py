@@ -64,6 +64,7 @@ from r1lab.train.run import run as run_rl
 from r1lab.train.sft import SFTConfig, run_sft
 
 MAX_RL_ROUNDS = 4
+RETOKENISE_CHECKED = 256  # kept traces checked against the student's tokenizer before SFT
 
 
 @dataclass
@@ -77,6 +78,10 @@ class DistillConfig:
                                             "hub id")
     task: str = help_field("arithmetic", "built-in task (arithmetic | countdown) or a JSONL file of question/answer "
                                          "rows (its train questions are sampled, its test problems evaluated)")
+    verifier: str = help_field("", "answer checker of the traces and the evaluation (default: the task's; math for "
+                                   "JSONL files)")
+    benchmark: str = help_field("", "what every model is evaluated on: an r1lab eval benchmark (math500, aime24, a "
+                                    "FILE.jsonl, ...; default: the task's test split)")
     output_dir: str = help_field("", "output directory (default: runs/distill-<timestamp>)")
     seed: int = help_field(0, "seed for the questions, sampling, training and the held-out problems")
     compare_rl: bool = help_field(False, "also train the student with R1-Zero GRPO from its base at the "
@@ -98,6 +103,7 @@ class DistillConfig:
     lr: float = help_field(1e-3, "peak SFT learning rate, cosine to a tenth (R1: 1e-4 for 1.5B; the tiny student "
                                  "needs more)")
     warmup_steps: int = help_field(5, "SFT linear warm-up steps")
+    max_seq_len: int = help_field(1024, "SFT tokens per trace with its prompt; longer ones keep their start")
     # the RL arm
     rl_lr: float = help_field(2e-4, "R1-Zero GRPO learning rate of the RL arm (r1lab train's default)")
     rl_prompts_per_step: int = help_field(8, "RL arm: questions per GRPO step")
@@ -119,7 +125,7 @@ class DistillConfig:
             (self.temperature >= 0 and 0 < self.top_p <= 1, "temperature must be >= 0 and top_p in (0, 1]"),
             (self.max_new_tokens >= 1, "max_new_tokens must be >= 1"),
             (self.epochs > 0 and self.batch_size >= 1 and self.lr > 0, "epochs, batch_size and lr must be > 0"),
-            (self.warmup_steps >= 0, "warmup_steps must be >= 0"),
+            (self.warmup_steps >= 0 and self.max_seq_len >= 2, "warmup_steps must be >= 0 and max_seq_len >= 2"),
             (self.rl_lr > 0 and self.rl_prompts_per_step >= 1 and self.rl_group_size >= 2,
              "rl_lr must be > 0, rl_prompts_per_step >= 1 and rl_group_size >= 2"),
             (self.eval_problems >= 1 and self.eval_samples >= 1, "eval_problems and eval_samples must be >= 1"),
@@ -167,7 +173,7 @@ def run_distill(cfg: DistillConfig, console: Console | None = None) -> dict:
 def check_inputs(cfg: DistillConfig) -> tuple[str, object]:
     """(the teacher's model, the student's tokenizer), or a one-line error, before any compute."""
     try:
-        get_task(cfg.task)
+        get_task(cfg.task, cfg.verifier)
     except KeyError as e:
         raise UserError(str(e.args[0])) from None
     if cfg.teacher_endpoint:
@@ -206,7 +212,7 @@ def _check_same_config(out: RunDir, cfg: DistillConfig) -> None:
 
 def _traces(cfg: DistillConfig, teacher: str, out: Path, console: Console) -> dict:
     d = out / "traces"
-    scfg = SampleConfig(model=teacher, task=cfg.task, split="train", prompts=cfg.prompts,
+    scfg = SampleConfig(model=teacher, task=cfg.task, verifier=cfg.verifier, split="train", prompts=cfg.prompts,
                         samples_per_prompt=cfg.samples_per_prompt, template="r1_zero", temperature=cfg.temperature,
                         top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens, rewrite="none", format="r1_zero",
                         min_language_consistency=cfg.min_language_consistency, max_repeat_share=cfg.max_repeat_share,
@@ -222,7 +228,7 @@ def _traces(cfg: DistillConfig, teacher: str, out: Path, console: Console) -> di
 
 
 def _check_traces(summary: dict, d: Path, tok) -> None:
-    """No kept trace: name the filter that removed them (all, or most); every kept one must survive retokenising."""
+    """No kept trace: name the filter that removed them; the first kept ones must survive retokenising."""
     if not summary["kept"]:
         removed = {f: n for f, n in summary["removed_by"].items() if n}
         if len(removed) == 1:
@@ -231,9 +237,8 @@ def _check_traces(summary: dict, d: Path, tok) -> None:
         counts = ", ".join(f"{f} {n}" for f, n in removed.items())
         raise UserError(f"{d}: no trace left after filtering {summary['samples']} samples; removed by, in order: "
                         f"{counts} (see {d}/chunks)")
-    for line in (d / "data.jsonl").read_text().splitlines():
-        reply = json.loads(line)["messages"][-1]["content"]
-        check_retokenise(tok, reply, f"{d}/data.jsonl")
+    for row in _jsonl(d / "data.jsonl")[:RETOKENISE_CHECKED]:
+        check_retokenise(tok, row["messages"][-1]["content"], f"{d}/data.jsonl")
 
 
 def _sft(cfg: DistillConfig, out: Path, console: Console) -> dict:
@@ -242,8 +247,8 @@ def _sft(cfg: DistillConfig, out: Path, console: Console) -> dict:
         return json.loads((d / "summary.json").read_text())
     scfg = SFTConfig(model=cfg.student, data=str(out / "traces" / "data.jsonl"), template="r1_zero",
                      output_dir=str(d), seed=cfg.seed, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
-                     warmup_steps=cfg.warmup_steps, min_lr_ratio=0.1, save_every=0, keep_checkpoints=1,
-                     threads=cfg.threads, device=cfg.device, dtype=cfg.dtype)
+                     warmup_steps=cfg.warmup_steps, min_lr_ratio=0.1, max_seq_len=cfg.max_seq_len, save_every=0,
+                     keep_checkpoints=1, threads=cfg.threads, device=cfg.device, dtype=cfg.dtype)
     return run_sft(scfg, console, resume=(d / "config.yaml").is_file())
 
 
@@ -284,7 +289,8 @@ def _rl_arm(cfg: DistillConfig, out: Path, budget: int, before: dict, tok, conso
     done = _read(d / "distill_rl.json")
     if done is not None and done["budget"] == budget:
         return done
-    rcfg = GRPOConfig(model=cfg.student, task=cfg.task, output_dir=str(d), seed=cfg.seed, max_steps=1, lr=cfg.rl_lr,
+    rcfg = GRPOConfig(model=cfg.student, task=cfg.task, verifier=cfg.verifier, output_dir=str(d), seed=cfg.seed,
+                      max_steps=1, lr=cfg.rl_lr,
                       prompts_per_step=cfg.rl_prompts_per_step, group_size=cfg.rl_group_size,
                       max_new_tokens=cfg.max_new_tokens, eval_problems=8, eval_samples=1, log_samples_every=0,
                       save_every=0, keep_checkpoints=1, threads=cfg.threads, device=cfg.device, dtype=cfg.dtype)
@@ -321,8 +327,9 @@ def _eval(cfg: DistillConfig, name: str, model: str, endpoint: str, out: Path, c
     results = _read(d / "results.json")
     if results is not None and results.get("complete"):
         return results
-    ecfg = EvalConfig(model=model, endpoint=endpoint, benchmark=cfg.task, output_dir=str(d), samples=cfg.eval_samples,
-                      limit=cfg.eval_problems, prompt="r1zero", api="completions" if endpoint else "auto",
+    ecfg = EvalConfig(model=model, endpoint=endpoint, benchmark=cfg.benchmark or cfg.task, verifier=cfg.verifier,
+                      output_dir=str(d), samples=cfg.eval_samples, limit=cfg.eval_problems, prompt="r1zero",
+                      instruction="", api="completions" if endpoint else "auto",
                       temperature=cfg.eval_temperature, top_p=cfg.eval_top_p, max_tokens=cfg.max_new_tokens,
                       seed=cfg.seed, threads=cfg.threads, device=cfg.device, dtype=cfg.dtype)
     return run_eval(ecfg, resume=(d / "config.yaml").is_file(), console=console.rich)
