@@ -26,6 +26,9 @@ class BaseConfig:
     intermediate_size: int = help_field(384, "SwiGLU hidden size")
     worked_fraction: float = help_field(0.3, "share of documents that show working before the answer")
     countdown_fraction: float = help_field(0.15, "share of problems that are Countdown")
+    second_language_fraction: float = help_field(0.0, "share of worked solutions whose working is in a second "
+                                                      "vocabulary (Cyrillic script) or switches to it mid-solution; "
+                                                      "half as many documents are wholly in it (0 = English only)")
     init_from: str = help_field("", "continue pretraining from this model directory (its tokenizer is kept)")
     save_every: int = help_field(0, "also save a snapshot to <output_dir>-snapshots/step-N every N steps (0 = only at "
                                     "the end)")
@@ -36,3 +39,5 @@ class BaseConfig:
             raise ConfigError("hidden_size must divide by num_heads, and num_heads by num_kv_heads")
         if not 0 <= self.worked_fraction <= 1:
             raise ConfigError(f"worked_fraction must be in [0, 1], got {self.worked_fraction}")
+        if not 0 <= self.second_language_fraction <= 1:
+            raise ConfigError(f"second_language_fraction must be in [0, 1], got {self.second_language_fraction}")
