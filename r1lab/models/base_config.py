@@ -26,6 +26,9 @@ class BaseConfig:
     intermediate_size: int = help_field(384, "SwiGLU hidden size")
     worked_fraction: float = help_field(0.3, "share of documents that show working before the answer")
     countdown_fraction: float = help_field(0.15, "share of problems that are Countdown")
+    second_language_fraction: float = help_field(0.0, "share of worked solutions whose working is in a second "
+                                                      "vocabulary (Cyrillic script) or switches to it mid-solution; "
+                                                      "half as many documents are wholly in it (0 = English only)")
     init_from: str = help_field("", "continue pretraining from this model directory (its tokenizer is kept)")
     tokenizer_from: str = help_field("", "train from scratch with this model's tokenizer instead of a new one ('tiny' "
                                          "or a model directory; vocab_size is then its size): a smaller student "
@@ -41,3 +44,5 @@ class BaseConfig:
             raise ConfigError("init_from keeps that model's tokenizer: tokenizer_from is for a model from scratch")
         if not 0 <= self.worked_fraction <= 1:
             raise ConfigError(f"worked_fraction must be in [0, 1], got {self.worked_fraction}")
+        if not 0 <= self.second_language_fraction <= 1:
+            raise ConfigError(f"second_language_fraction must be in [0, 1], got {self.second_language_fraction}")

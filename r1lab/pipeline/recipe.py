@@ -12,13 +12,17 @@ before any compute.
       ...
 
 Stage types and the config each one's other keys build (unknown keys are rejected as everywhere):
+`base` (`r1lab base`'s BaseConfig: continued pretraining of the recipe's model, its tokenizer kept),
 `rl` (`r1lab train`'s GRPOConfig), `sft` (SFTConfig), `sample` (SampleConfig, rejection sampling),
 `nonreasoning` (NonReasoningConfig, the miniature's non-reasoning data). A stage inherits the
 recipe's `task`, `verifier`, `seed`, `threads`, `device` and `dtype` where its config has the
 field and the stage does not set it.
 
-Inputs: `model` is "base", the name of an EARLIER rl or sft stage (its final checkpoint), or a
-model directory / hub id; `data` (sft) is a list of earlier sample or nonreasoning stages and
+Inputs: `model` is "base", the name of an EARLIER base, rl or sft stage (its model), or a model
+directory / hub id. "base" is the recipe's `model`, or, when the recipe opens with a `base` stage
+(at most one, and only first), that stage's model: the base every later stage starts from. A
+`base` stage's own `model` (default: the recipe's) is what it continues pretraining from
+(BaseConfig.init_from). `data` (sft) is a list of earlier sample or nonreasoning stages and
 chat-format JSONL files (read and validated now, naming file and line). Everything a stage would
 fail on before computing is checked here: an unknown stage type, a missing or duplicate name, a
 model or data input that is missing or not produced by an earlier stage, a malformed JSONL file,
@@ -37,6 +41,7 @@ import yaml
 
 from r1lab.config import ConfigError, build, help_field
 from r1lab.errors import UserError
+from r1lab.models.base_config import BaseConfig
 from r1lab.models.io import resolve
 from r1lab.pipeline.nonreasoning import NonReasoningConfig
 from r1lab.pipeline.sample import SampleConfig
@@ -45,8 +50,9 @@ from r1lab.tasks.chatdata import read_chat
 from r1lab.train.config import GRPOConfig
 from r1lab.train.sft import SFTConfig
 
-STAGE_TYPES = {"rl": GRPOConfig, "sft": SFTConfig, "sample": SampleConfig, "nonreasoning": NonReasoningConfig}
-MAKES_MODEL = ("rl", "sft")
+STAGE_TYPES = {"base": BaseConfig, "rl": GRPOConfig, "sft": SFTConfig, "sample": SampleConfig,
+               "nonreasoning": NonReasoningConfig}
+MAKES_MODEL = ("base", "rl", "sft")
 MAKES_DATA = ("sample", "nonreasoning")
 INHERITED = ("task", "verifier", "seed", "threads", "device", "dtype")
 BASE = "base"
@@ -92,7 +98,9 @@ class Stage:
         values = {k: getattr(pipe, k) for k in INHERITED if k in names}
         values.update(self.fields, output_dir=str(out / self.name))
         if model is not None:
-            values["model"] = model
+            values["init_from" if self.type == "base" else "model"] = model
+        if self.type == "base":
+            values["output_dir"] = str(out / self.name / "model")
         if self.type == "sft":
             values["data"] = ",".join(data)
         where = f"stage {self.name!r} ({self.type})"
@@ -115,6 +123,11 @@ class Recipe:
 
     def stage(self, name: str) -> Stage:
         return next(s for s in self.stages if s.name == name)
+
+    @property
+    def base_stage(self) -> Stage | None:
+        """The recipe's base stage (its first, if of type base): what "base" means after it."""
+        return self.stages[0] if self.stages[0].type == "base" else None
 
 
 def load_recipe(path: str | Path, overrides: dict[str, Any] | None = None) -> Recipe:
@@ -154,7 +167,7 @@ def _stage(path: Path, i: int, spec) -> Stage:
         raise UserError(f"{path}: stage {i} ({name}): an sft stage needs data (earlier sample stages or JSONL files)")
     if kind != "sft" and data:
         raise UserError(f"{path}: stage {i} ({name}): only sft stages take data")
-    model = spec.get("model", BASE if kind in ("rl", "sft", "sample") else None)
+    model = spec.get("model", BASE if kind in ("base", "rl", "sft", "sample") else None)
     if kind == "nonreasoning" and model is not None:
         raise UserError(f"{path}: stage {i} ({name}): a nonreasoning stage takes no model")
     return Stage(name, kind, dict(spec), None if model is None else str(model), list(data), fields)
@@ -167,9 +180,12 @@ def _check(recipe: Recipe) -> None:
         get_task(recipe.config.task, recipe.config.verifier)
     except KeyError as e:
         raise UserError(f"{where}: {e.args[0]}") from None
-    for stage in recipe.stages:
+    for i, stage in enumerate(recipe.stages):
         if stage.name in seen:
             raise UserError(f"{where}: two stages are named {stage.name!r}")
+        if stage.type == "base" and i > 0:
+            raise UserError(f"{where}: stage {stage.name!r}: a base stage must be the first stage (it makes the "
+                            "model that 'base' means for the stages after it)")
         if stage.model is not None and stage.model != BASE:
             _check_model(where, stage, seen)
         for d in stage.data:
@@ -181,7 +197,7 @@ def _check(recipe: Recipe) -> None:
             raise UserError(f"{where}: {e}") from None
         seen[stage.name] = stage.type
     if recipe.config.reference_stage and seen.get(recipe.config.reference_stage) not in MAKES_MODEL:
-        raise UserError(f"{where}: reference_stage {recipe.config.reference_stage!r} is not an rl or sft stage")
+        raise UserError(f"{where}: reference_stage {recipe.config.reference_stage!r} is not a base, rl or sft stage")
 
 
 def _check_model(where: Path, stage: Stage, seen: dict[str, str]) -> None:
@@ -193,8 +209,8 @@ def _check_model(where: Path, stage: Stage, seen: dict[str, str]) -> None:
     try:
         resolve(stage.model)
     except UserError as e:
-        raise UserError(f"{where}: stage {stage.name!r}: model {stage.model!r} is not 'base', an earlier rl or sft "
-                        f"stage, or a model ({e})") from None
+        raise UserError(f"{where}: stage {stage.name!r}: model {stage.model!r} is not 'base', an earlier base, rl "
+                        f"or sft stage, or a model ({e})") from None
 
 
 def _check_data(where: Path, stage: Stage, d: str, seen: dict[str, str]) -> None:

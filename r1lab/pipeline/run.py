@@ -1,16 +1,18 @@
 """`r1lab pipeline RECIPE.yaml`: the DeepSeek-R1 stages in order, joined only by artefacts on disk.
 
 Each stage is one of the library's commands in a run directory of its own, DIR/<stage name>/:
-`rl` is `r1lab train` (r1lab/train/run.py), `sft` is `r1lab sft`, `sample` is `r1lab sample`,
-`nonreasoning` writes the miniature's non-reasoning rows. An rl or sft stage's model is its last
-checkpoint; a sample or nonreasoning stage's data is its data.jsonl. The recipe (recipe.py) is
-validated whole before anything runs.
+`base` is `r1lab base` continuing the recipe's model (r1lab/models/pretrain.py, into
+DIR/<name>/model), `rl` is `r1lab train` (r1lab/train/run.py), `sft` is `r1lab sft`, `sample` is
+`r1lab sample`, `nonreasoning` writes the miniature's non-reasoning rows. An rl or sft stage's
+model is its last checkpoint; a sample or nonreasoning stage's data is its data.jsonl. The recipe
+(recipe.py) is validated whole before anything runs.
 
 DIR/pipeline.json holds the recipe's settings and one line per finished stage (its type, inputs,
 outputs, wall time, evaluation, summary), written atomically after each stage. A re-run of the
 same command skips the stages it lists; a stage that was interrupted (its directory holds a run
 but pipeline.json does not list it) resumes from its last checkpoint (rl, sft) or chunk
-(sample), checked against the recipe like `--resume`: a changed recipe is a one-line error, as
+(sample), or starts again (base, nonreasoning: minutes, seeded, so the same result), checked
+against the recipe like `--resume`: a changed recipe is a one-line error, as
 is a recipe whose finished stages differ from the ones DIR was made with.
 
 Every model (the base, then each rl and sft stage) is evaluated the same way, on the same
@@ -80,7 +82,7 @@ def run_pipeline(recipe: Recipe, console: Console | None = None) -> str:
 
 def _run_stage(recipe: Recipe, stage: Stage, done: dict[str, dict], console: Console) -> dict:
     out, t0 = recipe.output_dir, time.time()
-    model = None if stage.model is None else recipe.config.model if stage.model == BASE else \
+    model = None if stage.model is None else _base_model(recipe, stage, done) if stage.model == BASE else \
         done[stage.model]["model"] if stage.model in done else stage.model
     data = [done[d]["data"] if d in done else d for d in stage.data]
     cfg = stage.config(recipe.config, out, model, data)
@@ -96,6 +98,8 @@ def _run_stage(recipe: Recipe, stage: Stage, done: dict[str, dict], console: Con
     elif stage.type == "sft":
         summary = _read(d / "summary.json") or run_sft(cfg, console, resume=resumed)
         entry.update(model=_last_checkpoint(d), summary=summary)
+    elif stage.type == "base":
+        entry.update(model=cfg.output_dir, summary=_run_base(cfg, d, console))
     elif stage.type == "sample":
         entry.update(data=str(d / "data.jsonl"), summary=run_sample(cfg, console, resume=resumed))
     else:
@@ -104,6 +108,31 @@ def _run_stage(recipe: Recipe, stage: Stage, done: dict[str, dict], console: Con
     if stage.type in MAKES_MODEL:
         entry["eval"] = _evaluate(recipe, entry["model"], d, console)
     return entry
+
+
+def _base_model(recipe: Recipe, stage: Stage, done: dict[str, dict]) -> str:
+    """What "base" means for this stage: the recipe's model, or its base stage's once that has run."""
+    b = recipe.base_stage
+    return recipe.config.model if b is None or b is stage else done[b.name]["model"]
+
+
+def _run_base(cfg, d: Path, console: Console) -> dict:
+    """Continued pretraining (`r1lab base --init-from`), from scratch on every start: it has no
+    optimizer checkpoints, and its seeded corpus and initialisation give the same model again."""
+    from r1lab.models.pretrain import pretrain
+    rundir = RunDir(d, resume=True)
+    rundir.save_config(cfg)
+    rows: list[dict] = []
+    t0 = time.time()
+    console.phase(f"pretraining {cfg.init_from or 'from scratch'} for {cfg.stop_at or cfg.steps} steps",
+                  lambda: pretrain(cfg, log=lambda line: console.rich.print(f"  {line}", highlight=False),
+                                   metrics=rows))
+    write_atomic(d / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    summary = {"init_from": cfg.init_from, "steps": rows[-1]["step"] if rows else 0,
+               "final_loss": rows[-1]["loss"] if rows else None,
+               "second_language_fraction": cfg.second_language_fraction, "wall_seconds": time.time() - t0}
+    rundir.write_json("summary.json", summary)
+    return summary
 
 
 def _as_overrides(cfg) -> dict:

@@ -22,7 +22,7 @@ from r1lab.pipeline.sample import FILTERS
 
 def markdown(state: dict, reference: str = "") -> str:
     rows = [("base", "base model", state.get("base") or {}, None, False)]
-    rows += [(s["name"], f"{s['type']} from {s['from']}", s["eval"], s["wall_seconds"], s["resumed"])
+    rows += [(s["name"], _what(s), s["eval"], s["wall_seconds"], s["resumed"])
              for s in state["stages"] if s.get("eval")]
     ref = next((r[2] for r in rows if r[0] == reference), None) if reference else None
     head = ["stage", "what", "pass@1 strict", "pass@1 lenient", "pass@k", "mean length", "R1-Zero format",
@@ -45,10 +45,16 @@ def markdown(state: dict, reference: str = "") -> str:
     return "\n".join([intro, "", *lines, "", *_data_table(state)])
 
 
+def _what(s: dict) -> str:
+    if s["type"] == "base":
+        return f"pretraining continued from {s['inputs']['model']}"
+    return f"{s['type']} from {s['from']}"
+
+
 def _data_table(state: dict) -> list[str]:
     head = ["stage", "samples or rows", "kept", *[f"removed: {f}" for f in FILTERS], "wall s"]
     lines = ["The data stages: rejection sampling (removed by the first filter a sample fails, in this order) and "
-             "non-reasoning rows; SFT stages' examples and final loss.", "", _row(head),
+             "non-reasoning rows; SFT and base stages' examples or steps and final loss.", "", _row(head),
              "|" + "---|" * len(head)]
     for s in state["stages"]:
         m = s["summary"]
@@ -58,6 +64,9 @@ def _data_table(state: dict) -> list[str]:
         elif s["type"] == "nonreasoning":
             lines.append(_row([s["name"], str(m["rows"]), str(m["rows"]), *["—"] * len(FILTERS),
                                f"{s['wall_seconds']:.0f}"]))
+        elif s["type"] == "base":
+            lines.append(_row([s["name"], f"{m['steps']} pretraining steps", f"final loss {m['final_loss']:.3f}",
+                               *["—"] * len(FILTERS), f"{s['wall_seconds']:.0f}"]))
         elif s["type"] == "sft":
             lines.append(_row([s["name"], f"{m['examples']} examples", f"final loss {m['final_loss']:.3f}",
                                *["—"] * len(FILTERS), f"{s['wall_seconds']:.0f}"]))

@@ -1,5 +1,5 @@
 """`r1lab pipeline`: bad recipes fail whole before any compute, and a pipeline killed (SIGKILL) in
-an rl, a sample and an sft stage resumes each time and ends as the uninterrupted run ends."""
+a base, an rl, a sample and an sft stage resumes each time and ends as the uninterrupted run ends."""
 
 import json
 import signal
@@ -20,6 +20,8 @@ TOY = {
     "model": "tiny", "task": "arithmetic", "seed": 0, "threads": 1, "eval_problems": 4, "eval_samples": 1,
     "eval_max_new_tokens": 64, "reference_stage": "r1-zero",
     "stages": [
+        {"name": "bilingual-base", "type": "base", "steps": 4, "stop_at": 0, "batch_size": 2, "seq_len": 64,
+         "warmup_steps": 1, "lr": 1e-4, "second_language_fraction": 0.3, "seed": 2},
         {"name": "r1-zero", "type": "rl", "max_steps": 6, **SMALL_RL},
         {"name": "cold-start-data", "type": "sample", "model": "r1-zero", "prompts": 12, "samples_per_prompt": 2,
          "rewrite": "readable", "max_repeat_share": 1.0, "prompts_per_batch": 1},
@@ -44,14 +46,16 @@ def _with_stage(i: int, **change) -> dict:
 
 
 @pytest.mark.parametrize("recipe,needle", [
-    (_with_stage(2, type="distill"), "stage 3 (non-reasoning): unknown stage type 'distill'"),
-    (_with_stage(1, model="cold-start"), "stage 'cold-start-data': model 'cold-start' is not 'base', an earlier"),
-    (_with_stage(3, data=["cold-start-data", "no.jsonl"]), "stage 'cold-start': data file no.jsonl not found"),
-    (_with_stage(4, model="non-reasoning"), "model 'non-reasoning' is a nonreasoning stage, which makes data"),
-    (_with_stage(0, max_stepz=3), "stage 'r1-zero' (rl): unknown key 'max_stepz'"),
-    (_with_stage(3, batch_size=0), "stage 'cold-start' (sft)"),
-    (_with_stage(2, name="r1-zero"), "two stages are named 'r1-zero'"),
-    (dict(TOY, reference_stage="cold-start-data"), "reference_stage 'cold-start-data' is not an rl or sft stage"),
+    (_with_stage(3, type="distill"), "stage 4 (non-reasoning): unknown stage type 'distill'"),
+    (_with_stage(2, model="cold-start"), "stage 'cold-start-data': model 'cold-start' is not 'base', an earlier"),
+    (_with_stage(4, data=["cold-start-data", "no.jsonl"]), "stage 'cold-start': data file no.jsonl not found"),
+    (_with_stage(5, model="non-reasoning"), "model 'non-reasoning' is a nonreasoning stage, which makes data"),
+    (_with_stage(1, max_stepz=3), "stage 'r1-zero' (rl): unknown key 'max_stepz'"),
+    (_with_stage(4, batch_size=0), "stage 'cold-start' (sft)"),
+    (_with_stage(3, name="r1-zero"), "two stages are named 'r1-zero'"),
+    (_with_stage(1, type="base"), "stage 'r1-zero': a base stage must be the first stage"),
+    (_with_stage(0, second_language_fraction=2), "stage 'bilingual-base' (base): second_language_fraction must be"),
+    (dict(TOY, reference_stage="cold-start-data"), "reference_stage 'cold-start-data' is not a base, rl or sft stage"),
 ])
 def test_a_bad_recipe_is_refused_whole(tmp_path, recipe, needle):
     with pytest.raises(UserError, match=needle.replace("(", r"\(").replace(")", r"\)")):
@@ -61,7 +65,7 @@ def test_a_bad_recipe_is_refused_whole(tmp_path, recipe, needle):
 def test_a_malformed_chat_file_is_named_before_any_compute(tmp_path):
     bad = tmp_path / "extra.jsonl"
     bad.write_text('{"prompt": "p", "completion": "c"}\n{"prompt": "p"\n')
-    path = _write(tmp_path, _with_stage(3, data=["cold-start-data", str(bad)]))
+    path = _write(tmp_path, _with_stage(4, data=["cold-start-data", str(bad)]))
     res = r1lab("pipeline", path, "--output-dir", tmp_path / "out")
     assert_user_error(res, f"{bad}:2: malformed JSON")
     assert not (tmp_path / "out").exists()
@@ -115,6 +119,7 @@ def test_sigkill_in_each_stage_type_then_the_same_command_finishes(tmp_path):
     done = subprocess.run(_cmd(recipe, ref), env=ENV, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
 
+    _kill_when(_cmd(recipe, out), lambda: (out / "bilingual-base" / "config.yaml").is_file())  # base, as it starts
     _kill_when(_cmd(recipe, out), lambda: _lines(out / "r1-zero" / "metrics.jsonl") >= 2)  # rl, mid-run
     _kill_when(_cmd(recipe, out), lambda: len(list((out / "cold-start-data" / "chunks").glob("*.jsonl"))) >= 2
                if (out / "cold-start-data" / "chunks").is_dir() else False)  # sample, between chunks
@@ -124,10 +129,13 @@ def test_sigkill_in_each_stage_type_then_the_same_command_finishes(tmp_path):
 
     got, want = _stages(out), _stages(ref)
     assert list(got) == [s["name"] for s in TOY["stages"]]
-    assert [got[n]["resumed"] for n in got] == [True, True, False, True, False]
+    assert [got[n]["resumed"] for n in got] == [True, True, True, False, True, False]
+    base = got["bilingual-base"]["model"]  # "base" in the later stages means the base stage's model
+    assert base == str(out / "bilingual-base" / "model")
+    assert got["r1-zero"]["inputs"]["model"] == got["cold-start"]["inputs"]["model"] == base
     steps = lambda d: [json.loads(line)["step"] for line in (d / "metrics.jsonl").read_text().splitlines()]  # noqa: E731
     assert steps(out / "r1-zero") == list(range(1, 7)) and steps(out / "cold-start") == list(range(1, 13))
-    for name in ("r1-zero", "cold-start", "reasoning-rl"):  # every model evaluates as the uninterrupted one does
+    for name in ("bilingual-base", "r1-zero", "cold-start", "reasoning-rl"):  # every model evaluates alike
         assert {k: v for k, v in got[name]["eval"].items() if k not in ("model", "eval_seconds")} == \
                {k: v for k, v in want[name]["eval"].items() if k not in ("model", "eval_seconds")}, name
     data = lambda d: (d / "cold-start-data" / "data.jsonl").read_text().replace(str(d), "DIR")  # noqa: E731
@@ -135,7 +143,7 @@ def test_sigkill_in_each_stage_type_then_the_same_command_finishes(tmp_path):
     table = (out / "pipeline.md").read_text()
     assert "| reasoning-rl | rl from cold-start |" in table and "(resumed)" in table
     again = subprocess.run(_cmd(recipe, out), env=ENV, capture_output=True, text=True, timeout=600)
-    assert again.returncode == 0 and again.stdout.count("finished, skipped") == 5
+    assert again.returncode == 0 and again.stdout.count("finished, skipped") == 6
 
 
 def test_a_finished_stage_from_another_recipe_is_refused(tmp_path):

@@ -73,3 +73,15 @@ def test_a_run_on_the_shipped_model_writes_chat_data_with_provenance(tmp_path):
     chunks[1].unlink()  # as if killed before the last chunk: the resumed run redraws it alike
     assert run_sample(cfg, Console(quiet=True), resume=True) == dict(summary, wall_seconds=pytest.approx(0, abs=1e9))
     assert (tmp_path / "s" / "data.jsonl").read_text() == before
+
+
+def test_bad_settings_are_one_line_before_any_compute(tmp_path):
+    from r1lab.errors import UserError
+    with pytest.raises(UserError, match="model 'nope' not found"):
+        run_sample(SampleConfig(model="nope", output_dir=str(tmp_path / "s")), Console(quiet=True))
+    assert not (tmp_path / "s").exists()
+    for field, value, needle in [("rewrite", "pretty", "rewrite must be none | readable"),
+                                 ("format", "json", "format must be r1_zero | readable"),
+                                 ("min_language_consistency", 1.5, "min_language_consistency must be in")]:
+        with pytest.raises(UserError, match=needle):
+            SampleConfig(**{field: value})
