@@ -212,6 +212,8 @@ def _check_same_config(out: RunDir, cfg: DistillConfig) -> None:
 
 def _traces(cfg: DistillConfig, teacher: str, out: Path, console: Console) -> dict:
     d = out / "traces"
+    if (d / "summary.json").is_file():  # finished: its wall time stays the sampling's
+        return json.loads((d / "summary.json").read_text())
     scfg = SampleConfig(model=teacher, task=cfg.task, verifier=cfg.verifier, split="train", prompts=cfg.prompts,
                         samples_per_prompt=cfg.samples_per_prompt, template="r1_zero", temperature=cfg.temperature,
                         top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens, rewrite="none", format="r1_zero",

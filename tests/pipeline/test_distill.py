@@ -92,7 +92,7 @@ def test_bad_input_is_one_line_before_any_compute(tmp_path, case, needle):
 def test_bad_input_on_the_command_line(tmp_path):
     res = r1lab("distill", "--teacher", tmp_path / "nope", "--output-dir", tmp_path / "out")
     assert_user_error(res, "teacher", "nope")
-    assert_user_error(r1lab("distill", "--teacher", "tiny", "--epochs", "x"), "epochs must be float")
+    assert not (tmp_path / "out").exists()
 
 
 def test_an_empty_trace_set_names_the_filter(tmp_path):
@@ -109,7 +109,7 @@ def test_an_empty_trace_set_names_the_filter(tmp_path):
 def test_distillation_and_rl_at_matched_compute(tmp_path):
     out = tmp_path / "d"
     args = ["distill", "--teacher", "tiny", "--student", "tiny-small", "--compare-rl", "--output-dir", out]
-    toy = [a for k, v in TOY.items() for a in (f"--{k}", v)]
+    toy = [a for k, v in dict(TOY, prompts=16).items() for a in (f"--{k}", v)]  # the base teacher is right ~1 in 5
     res = r1lab(*args, *toy)
     assert res.returncode == 0, res.stderr
     result = json.loads((out / "distill.json").read_text())
@@ -155,7 +155,6 @@ class SumServer(ReplayServer):
         return 200, {"choices": choices, "usage": {"completion_tokens": 9 * len(choices)}}, {}
 
 
-@pytest.mark.slow
 def test_distillation_from_an_endpoint(tmp_path):
     with SumServer() as server:
         cfg = DistillConfig(teacher="r1", teacher_endpoint=server.url, student="tiny-small",
