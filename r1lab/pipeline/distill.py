@@ -64,6 +64,7 @@ from r1lab.train.run import run as run_rl
 from r1lab.train.sft import SFTConfig, run_sft
 
 MAX_RL_ROUNDS = 4
+RECENT_STEPS = 10  # the RL arm's next steps are priced at the mean of this many last ones
 RETOKENISE_CHECKED = 256  # kept traces checked against the student's tokenizer before SFT
 
 
@@ -87,7 +88,7 @@ class DistillConfig:
     compare_rl: bool = help_field(False, "also train the student with R1-Zero GRPO from its base at the "
                                          "distillation arm's compute")
     # traces
-    prompts: int = help_field(256, "train questions the teacher answers")
+    prompts: int = help_field(4096, "train questions the teacher answers")
     samples_per_prompt: int = help_field(2, "traces per question (open-r1's OpenR1-Math: 2), each kept when the "
                                             "verifier agrees with the reference and the filters pass")
     temperature: float = help_field(0.6, "teacher sampling temperature")
@@ -268,20 +269,19 @@ def sft_run_compute(d: Path) -> Compute:
     return sft_compute([int(r["tokens"]) for r in _jsonl(d / "metrics.jsonl")])
 
 
-def rl_run_compute(d: Path, cfg: GRPOConfig, tok) -> tuple[Compute, int]:
-    """(the compute of a `r1lab train` run so far, its steps), from metrics.jsonl and the replayed
+def rl_run_compute(d: Path, cfg: GRPOConfig, tok) -> list[Compute]:
+    """The compute of each step of a `r1lab train` run so far, from metrics.jsonl and the replayed
     question stream (the prompts each step drew; no dynamic sampling)."""
-    rows = _jsonl(d / "metrics.jsonl")
     stream = ProblemStream(get_task(cfg.task, cfg.verifier), "train", cfg.seed)
-    total = Compute()
-    for r in rows:
+    out = []
+    for r in _jsonl(d / "metrics.jsonl"):
         questions = [p.question for p in stream.take(cfg.prompts_per_step)]
         prompts = [len(ids) for ids in encode_prompts(tok, [r1_zero_prompt(q) for q in questions])]
         n = cfg.prompts_per_step * cfg.group_size
         completions = [round(r["mean_length"] * n)]  # the step's completion tokens (mean over its n rollouts)
-        total += grpo_step_compute(prompts, completions, mu=cfg.mu, num_minibatches=cfg.num_minibatches,
-                                   reference=cfg.beta > 0, kl_init=r.get("kl_init") is not None and cfg.beta == 0)
-    return total, len(rows)
+        out.append(grpo_step_compute(prompts, completions, mu=cfg.mu, num_minibatches=cfg.num_minibatches,
+                                     reference=cfg.beta > 0, kl_init=r.get("kl_init") is not None and cfg.beta == 0))
+    return out
 
 
 # ---- the RL arm ------------------------------------------------------------------------------------
@@ -298,24 +298,28 @@ def _rl_arm(cfg: DistillConfig, out: Path, budget: int, before: dict, tok, conso
                       save_every=0, keep_checkpoints=1, threads=cfg.threads, device=cfg.device, dtype=cfg.dtype)
     if rcfg.dynamic_sampling:
         raise ConfigError("the RL arm's compute is counted without dynamic sampling")
-    spent, steps = rl_run_compute(d, rcfg, tok) if (d / "metrics.jsonl").is_file() else (Compute(), 0)
     first = ProblemStream(get_task(cfg.task), "train", cfg.seed).take(cfg.rl_prompts_per_step)
     guess = grpo_step_compute(  # a step at the student's evaluated mean length
         [len(ids) for ids in encode_prompts(tok, [r1_zero_prompt(p.question) for p in first])],
         [round(before.get("mean_tokens") or cfg.max_new_tokens) * cfg.rl_prompts_per_step * cfg.rl_group_size],
         reference=rcfg.beta > 0).total
     wall = (done or {}).get("wall_seconds", 0.0)
+    steps = rl_run_compute(d, rcfg, tok)
     for _ in range(MAX_RL_ROUNDS):
-        per_step = spent.total / steps if steps else guess
-        more = steps_for_budget(budget, per_step, spent.total)
-        if more == 0 and steps:
+        recent = steps[-RECENT_STEPS:]
+        per_step = sum(c.total for c in recent) / len(recent) if recent else guess
+        more = steps_for_budget(budget, per_step, sum(c.total for c in steps))
+        if steps and more == 0:
             break
-        rcfg.max_steps = steps + max(1, more)
+        if not steps:  # the guess is the base's length, and RL changes it: go half way, then measure
+            more = max(1, -(-more // 2))
+        rcfg.max_steps = len(steps) + more
         t0 = time.time()
         run_rl(rcfg, console, resume=(d / "config.yaml").is_file())
         wall += time.time() - t0
-        spent, steps = rl_run_compute(d, rcfg, tok)
-    result = {"budget": budget, "compute": spent.as_dict(), "steps": steps, "wall_seconds": wall,
+        steps = rl_run_compute(d, rcfg, tok)
+    spent = sum(steps, Compute())
+    result = {"budget": budget, "compute": spent.as_dict(), "steps": len(steps), "wall_seconds": wall,
               "checkpoint": str(Checkpoints(d / "checkpoints").complete()[-1][1]),
               "config": asdict(rcfg)}
     write_atomic(d / "distill_rl.json", json.dumps(result, indent=1))
