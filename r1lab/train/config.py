@@ -14,8 +14,8 @@ from r1lab.verifiers.format import FORMATS
 class GRPOConfig:
     # what to train
     model: str = help_field("tiny", "'tiny' (the built-in base), a local HF model directory, or a hub id")
-    task: str = help_field("arithmetic", "built-in task (arithmetic | countdown) or a JSONL file of question/answer "
-                                         "rows")
+    task: str = help_field("arithmetic", "built-in task (arithmetic | arithmetic-mixed | countdown) or a JSONL file "
+                                         "of question/answer rows")
     verifier: str = help_field("", "answer checker for the accuracy reward (default: the task's; math for JSONL files)")
     reward_fn: str = help_field("", "extra reward FILE.py:FUNCTION, called fn(completion, answer=...) -> float | None, "
                                     "added to the others")
@@ -62,6 +62,8 @@ class GRPOConfig:
     language_weight: float = help_field(0.0, "weight of DeepSeek-R1's language-consistency reward, added to the "
                                              "others: the share of the chain of thought's words in the question's "
                                              "language (r1lab/verifiers/language.py; 0 = off)")
+    shuffle_rewards: bool = help_field(False, "control run: permute each step's rewards across all its "
+                                       "responses before the advantages (same compute, no signal)")
     # evaluation (the paper's protocol: k samples at T=0.6, top-p 0.95)
     eval_problems: int = help_field(64, "held-out test problems for the before/after evaluation")
     eval_samples: int = help_field(4, "k: samples per problem for pass@1")
@@ -69,6 +71,8 @@ class GRPOConfig:
     eval_top_p: float = help_field(0.95, "evaluation top-p")
     # logging and saving
     log_samples_every: int = help_field(10, "write completions to samples.jsonl every N steps")
+    samples_per_log: int = help_field(8, "completions written each time (0 = all of the step's, as the "
+                                      "emergence measurements need)")
     save_every: int = help_field(50, "write a checkpoint every N steps (and at the end)")
     keep_checkpoints: int = help_field(3, "keep the newest N checkpoints (0 = all)")
     max_skipped_in_a_row: int = help_field(5, "stop the run after N updates in a row skipped for a non-finite loss or "
@@ -115,6 +119,7 @@ class GRPOConfig:
             (self.eval_problems >= 1, "eval_problems must be >= 1"),
             (self.save_every >= 0 and self.keep_checkpoints >= 0, "save_every and keep_checkpoints must be >= 0"),
             (self.max_skipped_in_a_row >= 1, "max_skipped_in_a_row must be >= 1"),
+            (self.samples_per_log >= 0, "samples_per_log must be >= 0"),
             (self.lr > 0, "lr must be > 0"),
             (self.format_rule in FORMATS, f"format_rule must be {' | '.join(FORMATS)}, got {self.format_rule!r}"),
             (self.language_weight >= 0, f"language_weight must be >= 0, got {self.language_weight}"),
