@@ -6,6 +6,7 @@ Fixtures stay in conftest.py; a test file imports helpers from here, never from 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -40,6 +41,23 @@ def assert_user_error(res: subprocess.CompletedProcess, *needles: str) -> None:
     assert len(lines) == 1 and "Traceback" not in res.stderr, res.stderr
     for n in needles:
         assert n in lines[0], lines[0]
+
+
+def file_hashes(*roots: Path) -> dict[str, str]:
+    """sha256 of every file under `roots` (to check that a command left existing files byte-identical)."""
+    out = {}
+    for root in roots:
+        for p in sorted(Path(root).rglob("*")):
+            if p.is_file() and not p.is_symlink():
+                out[str(p)] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+def assert_unchanged(before: dict[str, str], *roots: Path) -> None:
+    """Every file in `before` still exists with the same bytes."""
+    after = file_hashes(*roots)
+    changed = sorted(k for k, v in before.items() if after.get(k) != v)
+    assert not changed, f"changed or lost: {changed}"
 
 
 # ----------------------------------------------------------------------------------- benchmark data

@@ -41,7 +41,7 @@ from r1lab.config import SEED, ConfigError, help_field, load, within
 from r1lab.errors import UserError
 from r1lab.eval.stats import mean_interval, paired_t_test
 from r1lab.models.machine import check_machine
-from r1lab.runs import RunDir, has_progress, resume_config
+from r1lab.runs import SAFE_TO_CHANGE, RunDir, has_progress, resume_config
 from r1lab.tasks import get_task
 from r1lab.train.config import GRPOConfig
 from r1lab.train.console import Console
@@ -142,7 +142,8 @@ def check_same_settings(d: Path, want: GRPOConfig) -> None:
     if not has_progress(d):
         return
     saved = C.to_dict(load(GRPOConfig, d / "config.yaml")) if (d / "config.yaml").is_file() else {}
-    differ = [k for k, v in C.to_dict(want).items() if k not in ("output_dir", "threads") and saved.get(k) != v]
+    ignore = (SAFE_TO_CHANGE - {"max_steps"}) | {"output_dir"}  # how often to save or log changes no result
+    differ = [k for k, v in C.to_dict(want).items() if k not in ignore and saved.get(k) != v]
     if differ:
         k = differ[0]
         raise UserError(f"{d} was made with {k} {saved.get(k)!r}, this ablation asks for {C.to_dict(want)[k]!r}: "

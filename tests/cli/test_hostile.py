@@ -13,7 +13,6 @@ runs the same table against any checkout and prints what each case got and the c
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.hostile_cases import CASES, Case, S
-from tests.helpers import ENV, ROOT, ForkedCli
+from tests.helpers import ENV, ROOT, ForkedCli, file_hashes
 
 
 def make_finished_run(run: Path, tree: Path = ROOT) -> None:
@@ -32,16 +31,6 @@ def make_finished_run(run: Path, tree: Path = ROOT) -> None:
                           str(run)], capture_output=True, text=True, env=dict(ENV, PYTHONPATH=str(tree)), cwd=tree,
                          timeout=600)
     assert res.returncode == 0, res.stderr
-
-
-def snapshot(*roots: Path) -> dict[str, str]:
-    """sha256 of every file under `roots`."""
-    out = {}
-    for root in roots:
-        for p in sorted(root.rglob("*")):
-            if p.is_file() and not p.is_symlink():
-                out[str(p)] = hashlib.sha256(p.read_bytes()).hexdigest()
-    return out
 
 
 def problems(case: Case, res: subprocess.CompletedProcess, before: dict, after: dict) -> list[str]:
@@ -73,11 +62,11 @@ def problems(case: Case, res: subprocess.CompletedProcess, before: dict, after: 
 
 
 def run_case(cli: ForkedCli, case: Case, tmp: Path, run: Path, pristine: dict[str, str], timeout: float):
-    """Run one case; `pristine` is snapshot(run) as made (the shared run is restored if a case changes it)."""
+    """Run one case; `pristine` is file_hashes(run) as made (the shared run is restored if a case changes it)."""
     args = case.args(tmp, run)
-    before = {**snapshot(tmp), **pristine}
+    before = {**file_hashes(tmp), **pristine}
     res = cli(*args, cwd=tmp, timeout=timeout)
-    after = snapshot(tmp, run)
+    after = file_hashes(tmp, run)
     if any(after.get(k) != v for k, v in pristine.items()):
         shutil.rmtree(run)  # a case changed the shared run: give the next one the original back
         shutil.copytree(run.with_name("pristine"), run)
@@ -90,7 +79,7 @@ def shared(tmp_path_factory):
     make_finished_run(root / "pristine")
     shutil.copytree(root / "pristine", root / "done")
     cli = ForkedCli()
-    yield cli, root / "done", snapshot(root / "done")
+    yield cli, root / "done", file_hashes(root / "done")
     cli.close()
 
 
@@ -106,7 +95,7 @@ def main(tree: Path, timeout: float) -> None:
         root = Path(d)
         make_finished_run(root / "pristine", tree)
         shutil.copytree(root / "pristine", root / "done")
-        pristine = snapshot(root / "done")
+        pristine = file_hashes(root / "done")
         cli = ForkedCli(tree)
         tally: dict[str, int] = {}
         for case in CASES:
