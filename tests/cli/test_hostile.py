@@ -83,6 +83,7 @@ def shared(tmp_path_factory):
     cli.close()
 
 
+@pytest.mark.slow  # 150 cases, ~35 s on 2 busy cores with the shared run; CI runs it
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_hostile_input_is_one_line_exit_2_and_loses_nothing(shared, tmp_path, case):
     cli, run, pristine = shared

@@ -18,7 +18,7 @@ from r1lab.train.config import GRPOConfig
 
 CONFIGS = [GRPOConfig, BaseConfig, AblateConfig, ServeConfig, ChatConfig]
 FIELDS = sorted({f.name for cls in CONFIGS for f in dataclasses.fields(cls)})
-FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.integers(min_value=-(2**70), max_value=2**70),
                     st.floats(), st.text(max_size=20),
                     st.sampled_from(["inf", "-inf", "nan", "1e400", "0", "-1", "2**64", "cuda", "bfloat16", "grpo"]))
