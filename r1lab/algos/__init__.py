@@ -20,6 +20,7 @@ Reward shaping (``overlong``):
 - ``overlong_penalty``      0, then linear to -1 over the last cache_len tokens   DAPO
 Evaluation (``passk``):
 - ``pass_at_k_batch``       unbiased 1 - C(n-c,k)/C(n,k) per problem   Codex arXiv 2107.03374; R1 eval
+- ``cluster_answers``, ``cons_at_k_batch``   vote over equivalent answers, ties at expected value   R1's cons@64
 """
 from r1lab.algos.advantages import batch_std_advantages, drgrpo_advantages, grpo_advantages
 from r1lab.algos.aggregate import seq_mean_token_mean, seq_sum_constant, token_mean
@@ -27,7 +28,7 @@ from r1lab.algos.cispo import cispo_policy_loss
 from r1lab.algos.gspo import gspo_policy_loss
 from r1lab.algos.kl import kl_k3
 from r1lab.algos.overlong import overlong_penalty
-from r1lab.algos.passk import pass_at_k_batch
+from r1lab.algos.passk import cluster_answers, cons_at_k_batch, pass_at_k_batch
 from r1lab.algos.policy import clipped_policy_loss
 
 __all__ = [
@@ -43,4 +44,6 @@ __all__ = [
     "seq_sum_constant",
     "overlong_penalty",
     "pass_at_k_batch",
+    "cluster_answers",
+    "cons_at_k_batch",
 ]
