@@ -165,6 +165,10 @@ USER_ERRORS = [
      ["verifier 'countdown' does not fit task 'arithmetic'", "countdown reference must look like"]),
     ("out-of-memory", lambda t, r: ["train", *SMALL, "--prompts-per-step", "1024", "--group-size", "65536",
                                     "--output-dir", t / "o"], ["not enough memory", "KV cache", "available"]),
+    ("eval-infinite-temperature", lambda t, r: ["eval", "--benchmark", "arithmetic", "--output-dir", t / "e",
+                                                "--temperature", "inf"], ["temperature must be finite and >= 0"]),
+    ("eval-cuda-without-cuda", lambda t, r: ["eval", "--benchmark", "arithmetic", "--output-dir", t / "e",
+                                             "--device", "cuda"], ["device cuda: torch sees no CUDA device"]),
     # models that cannot be read; user code; the command line
     ("truncated-weights", lambda t, r: ["train", *SMALL, "--model", _model_with(t, _truncate_weights), "--output-dir",
                                         t / "o"], ["model.safetensors: not a complete safetensors file"]),

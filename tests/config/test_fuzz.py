@@ -11,12 +11,13 @@ from hypothesis import strategies as st
 
 from r1lab.config import load, parse_overrides
 from r1lab.errors import UserError
+from r1lab.eval.config import EvalConfig
 from r1lab.models.base_config import BaseConfig
 from r1lab.pipeline.ablate import AblateConfig
 from r1lab.serve.config import ChatConfig, ServeConfig
 from r1lab.train.config import GRPOConfig
 
-CONFIGS = [GRPOConfig, BaseConfig, AblateConfig, ServeConfig, ChatConfig]
+CONFIGS = [GRPOConfig, BaseConfig, AblateConfig, ServeConfig, ChatConfig, EvalConfig]
 FIELDS = sorted({f.name for cls in CONFIGS for f in dataclasses.fields(cls)})
 FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.integers(min_value=-(2**70), max_value=2**70),
