@@ -36,7 +36,6 @@ import atexit
 import datetime
 import os
 import signal
-import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -167,7 +166,7 @@ class Dist:
             return lambda *a, **k: completion_logprobs(model, *a, **k)
         from torch.nn.parallel import DistributedDataParallel as DDP
         ddp = DDP(_Scorer(model), device_ids=[self.device] if self.device.type == "cuda" else None,
-                  broadcast_buffers=False, find_unused_parameters=not fw.supports(model))
+                  find_unused_parameters=not fw.supports(model))
         return ddp
 
     @contextmanager
@@ -286,10 +285,10 @@ def teardown() -> None:
 
 
 def _stopped(rank: int):
-    def handler(signum, frame):
-        print(f"error: rank {rank} stopped by the launcher (another rank failed or the job was cancelled; "
-              "torchrun's report names the rank that failed first). Resume from the last checkpoint with "
-              "--resume RUN_DIR", file=sys.stderr, flush=True)
+    def handler(signum, frame):  # straight to fd 2: a live progress bar may have wrapped sys.stderr
+        os.write(2, (f"error: rank {rank} stopped by the launcher (another rank failed or the job was cancelled; "
+                     "torchrun's report names the rank that failed first). Resume from the last checkpoint with "
+                     "--resume RUN_DIR\n").encode())
         os._exit(143)
     return handler
 

@@ -297,16 +297,17 @@ class GRPO:
         self.gen.set_state(state["generator"])
         self.steps_done, self.nonfinite_streak = state["steps_done"], state["nonfinite_streak"]
 
-    @torch.inference_mode()
+    @torch.no_grad()
     def _finite_logits(self, prompt: list[int]) -> bool:
         logits = self.model(torch.tensor([prompt], device=self.model.device)).logits  # (1, L, V)
         return bool(torch.isfinite(logits).all())
 
     def _logprobs(self, model, ro: Rollout, q: slice) -> torch.Tensor:
-        """Log-probs without autograd (reference, or old policy when mu > 1), under inference mode."""
+        """Log-probs without autograd (reference, or old policy when mu > 1), under inference mode
+        (FSDP: no_grad; its all-gather buffers must stay ordinary tensors)."""
         G = self.cfg.group_size
         rows = slice(q.start * G, q.stop * G)
-        with torch.inference_mode():
+        with torch.no_grad() if self.dist.fsdp else torch.inference_mode():
             logp, _ = completion_logprobs(model, ro.prompt_ids[q], ro.completion_ids[rows],
                                           ro.completion_mask[rows], G, temperature=self.cfg.temperature)
         return logp.clone()  # (n, T): an ordinary tensor, usable in the loss's autograd graph
