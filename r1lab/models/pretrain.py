@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-from transformers import DeepseekV3Config, DeepseekV3ForCausalLM, Qwen2Config, Qwen2ForCausalLM
+from transformers import Qwen2Config, Qwen2ForCausalLM
 
 from r1lab.models.base_config import BaseConfig
 from r1lab.models.corpus import CorpusMix, documents
@@ -34,8 +34,9 @@ from r1lab.models.io import save
 from r1lab.models.tokenizer import corpus_tokenizer
 
 
-def model_config(cfg: BaseConfig, vocab_size: int, eos_id: int) -> Qwen2Config | DeepseekV3Config:
+def model_config(cfg: BaseConfig, vocab_size: int, eos_id: int):
     if cfg.arch == "deepseek_v3":
+        from transformers import DeepseekV3Config
         rope = 16  # per-head query/key dimensions with RoPE; as many without
         return DeepseekV3Config(
             vocab_size=vocab_size, hidden_size=cfg.hidden_size, intermediate_size=cfg.intermediate_size,
@@ -53,6 +54,13 @@ def model_config(cfg: BaseConfig, vocab_size: int, eos_id: int) -> Qwen2Config |
         tie_word_embeddings=True, bos_token_id=eos_id, eos_token_id=eos_id, pad_token_id=eos_id,
         torch_dtype="float32",
     )
+
+
+def _model_class(cfg: BaseConfig) -> type:
+    if cfg.arch == "deepseek_v3":
+        from transformers import DeepseekV3ForCausalLM  # imported here: the dense path never needs it
+        return DeepseekV3ForCausalLM
+    return Qwen2ForCausalLM
 
 
 def adamw_groups(params: list[torch.nn.Parameter], weight_decay: float,
@@ -86,8 +94,7 @@ def pretrain(cfg: BaseConfig, log: Callable[[str], None] = print) -> Path:
         model, tok = load(cfg.init_from)
     else:
         tok = corpus_tokenizer(documents(cfg.seed + 1, mix), vocab_size=cfg.vocab_size)
-        cls = DeepseekV3ForCausalLM if cfg.arch == "deepseek_v3" else Qwen2ForCausalLM
-        model = cls(model_config(cfg, len(tok), tok.eos_token_id))
+        model = _model_class(cfg)(model_config(cfg, len(tok), tok.eos_token_id))
     n_params = sum(p.numel() for p in model.parameters())
     log(f"tiny base ({type(model).__name__}): {n_params / 1e6:.2f}M parameters, vocab {len(tok)}")
     opt = torch.optim.AdamW(adamw_groups(list(model.parameters()), cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.95))

@@ -40,12 +40,19 @@ from r1lab.rollout.engine import Rollout, SamplingParams, _eos_tensor, _finish, 
 
 def check_available(device: str) -> None:
     """One-line errors for what `--rollout vllm` needs and this machine lacks."""
-    if importlib.util.find_spec("vllm") is None:
+    if not _installed("vllm"):
         raise UserError("rollout vllm needs the vllm package, which is not installed (pip install vllm, on a "
                         "machine with a CUDA GPU; see docs/scaling.md), or use rollout lean")
     if device != "cuda" or not torch.cuda.is_available():
         raise UserError(f"rollout vllm needs a CUDA GPU (device {device!r}"
                         f"{'' if torch.cuda.is_available() else ', and no GPU is visible'}); use rollout lean")
+
+
+def _installed(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # a broken or blocked install counts as missing
+        return False
 
 
 class VLLMEngine:

@@ -150,6 +150,8 @@ class GRPO:
              more: Callable[[int], list[Problem]] | None = None) -> tuple[dict, Batch]:
         """One step on `problems`; with dynamic sampling, `more(n)` supplies n further questions."""
         cfg, t0 = self.cfg, time.perf_counter()
+        if self.dist.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.dist.device)  # the step's own peak: gpu_peak_gib
         fresh = batch = self.rollout(problems)
         sampling = {"resample_rounds": 0, "groups_short": 0, "reward_failures": fresh.reward_failures}
         if cfg.dynamic_sampling and more is not None:
@@ -180,12 +182,14 @@ class GRPO:
             "groups_short": sampling["groups_short"],
             "tokens_per_second": n_tokens / seconds, "rollout_seconds": t_rollout, "seconds": seconds,
             **behaviour,  # reward by component, lenient accuracy, styles, lengths, reflection, repetition
-            **self._engine_metrics(stats),  # the sampler's log-prob mismatch (vllm), MoE load balance
+            **self._scale_metrics(stats),  # GPU memory, the sampler's log-prob mismatch (vllm), MoE load balance
         }
         return metrics, batch
 
-    def _engine_metrics(self, stats: dict[str, list[float]]) -> dict:
+    def _scale_metrics(self, stats: dict[str, list[float]]) -> dict:
         out = {}
+        if self.dist.device.type == "cuda":
+            out["gpu_peak_gib"] = torch.cuda.max_memory_allocated(self.dist.device) / 2**30
         if "mismatch_mean" in stats:  # a sampler with its own log-probs (vllm): the gap TIS corrects
             out.update(rollout_logprob_mismatch=mean(stats["mismatch_mean"]),
                        rollout_logprob_mismatch_max=max(stats["mismatch_max"]),

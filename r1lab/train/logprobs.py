@@ -53,6 +53,8 @@ from torch.utils.checkpoint import checkpoint
 
 from r1lab.models import forward as fw
 
+FOLD_GQA_ON_CUDA = True  # the default of `fold_gqa` on CUDA (bench/bench_gpu.py turns it off to measure why)
+
 # --------------------------------------------------------------------------- padding-free shared-prefix forward
 
 
@@ -203,7 +205,7 @@ def packed_shared_prefix_hidden(
     pos = torch.cat((fw.positions_from_mask(prefix_mask)[prefix_mask], cpos[sel]))  # (K,)
 
     x = fw.embed(model, ids)  # (K, C)
-    fold = sp.n_rep if (dev.type == "cuda" if fold_gqa is None else fold_gqa) else 1
+    fold = sp.n_rep if (dev.type == "cuda" and FOLD_GQA_ON_CUDA if fold_gqa is None else fold_gqa) else 1
     lay = _packed_layout(plen, slen, order // group_size, _buckets(slen.tolist(), int(plen.max()), bucket_overhead),
                          x.dtype, fold)
     cos, sin = fw.rope_cos_sin(model, pos[None], x.dtype)  # (1, 1, K, D)

@@ -112,7 +112,7 @@ def run(cfg: GRPOConfig, console: Console | None = None, resume: bool = False) -
     rundir.append("samples.jsonl", [dict(s, phase="final") for s in final.samples])
     summary = _summary(base, final, time.time() - t_start, cfg)
     rundir.write_json("summary.json", summary)
-    report = write_report([rundir.path]).html if cfg.max_steps > 0 and d.is_main else None  # no step: no curves
+    report = _report(rundir, console) if cfg.max_steps > 0 and d.is_main else None  # no step: no curves
     console.finish(summary, base, final, rundir.path, report)
     return summary
 
@@ -133,6 +133,16 @@ def _restore(rundir: RunDir, trainer: GRPO, latest, base_done: bool) -> tuple[in
                    lambda r: (r.get("phase") == "base" and base_done)
                    or (r.get("phase") == "train" and r.get("step", 0) <= step))
     return step, position
+
+
+def _report(rundir: RunDir, console: Console):
+    """report.html, or a warning if matplotlib is missing: the run itself is complete without it."""
+    try:
+        return write_report([rundir.path]).html
+    except ModuleNotFoundError as e:
+        console.rich.print(f"warning: no report ({e}); `r1lab report {rundir.path}` writes it where matplotlib is "
+                           "installed", highlight=False)
+        return None
 
 
 def _launch(cfg: GRPOConfig) -> dist.Dist:

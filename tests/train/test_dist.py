@@ -87,13 +87,13 @@ def test_two_ranks_match_one_process_after_one_step(tmp_path):
 @pytest.mark.slow
 def test_resume_across_world_sizes_continues_the_same_run(tmp_path):
     one, two = tmp_path / "one", tmp_path / "two"
-    _train(1, *ARGS, "--max-steps", 4, "--output-dir", one)
-    _train(2, *ARGS, "--max-steps", 4, "--output-dir", two)
+    _train(1, *ARGS, "--max-steps", 3, "--output-dir", one)
+    _train(2, *ARGS, "--max-steps", 3, "--output-dir", two)
     _assert_same_metrics(_metrics(two), _metrics(one))  # 2 ranks = 1 process, step after step
     for src, ranks in ((two, 1), (one, 2)):  # each run interrupted after its step-2 checkpoint...
         cut = tmp_path / f"{src.name}-then-{ranks}"
         shutil.copytree(src, cut)
-        shutil.rmtree(cut / "checkpoints" / "step-000004")
+        shutil.rmtree(cut / "checkpoints" / "step-000003")
         (cut / "summary.json").unlink()
         _train(ranks, "--resume", cut)  # ...and resumed with the other number of ranks
         _assert_same_metrics(_metrics(cut), _metrics(one))
