@@ -107,6 +107,28 @@ def grade(file: str = typer.Argument(..., help="JSONL file, one response per lin
     typer.echo(f"graded rows written to {out}")
 
 
+def _eval_doc() -> str:
+    from r1lab.eval.config import EvalConfig
+    return ("Evaluate a local model or an OpenAI-compatible endpoint on a benchmark the R1 paper's way "
+            "(K samples per problem at T=0.6, top-p 0.95: pass@1 ± stderr, pass@k, cons@K).\n\n"
+            "r1lab eval [--model M | --endpoint URL --model NAME] --benchmark NAME_OR_FILE [--samples K] "
+            "[--limit N] --output-dir DIR [--resume]" + _fields_help(EvalConfig))
+
+
+@app.command("eval", context_settings=_EXTRA, help=_eval_doc())
+def eval_(ctx: typer.Context, config: str = typer.Option(None, "--config", help="YAML config file"),
+          resume: bool = typer.Option(False, "--resume",
+                                      help="continue DIR: keep its samples, generate the missing ones"),
+          report_only: bool = typer.Option(False, "--report-only", help="print DIR/results.json as a table (also "
+                                           "while an eval is running) and exit")):
+    from r1lab.eval.run import eval_config, report, run_eval
+    overrides = C.parse_overrides(list(ctx.args))
+    if report_only:
+        report(overrides.get("output_dir", ""))
+        return
+    run_eval(eval_config(config, overrides, resume), resume=resume)
+
+
 def _serve_doc() -> str:
     from r1lab.serve.config import ServeConfig
     return ("An OpenAI-compatible server (/v1/chat/completions, /v1/completions, /v1/models, /health) "
@@ -147,8 +169,8 @@ def main() -> None:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
-        print("interrupted (a training run continues from its last checkpoint with r1lab train --resume RUN_DIR)",
-              file=sys.stderr)
+        print("interrupted (r1lab train --resume RUN_DIR continues a run from its last checkpoint; "
+              "r1lab eval ... --resume an eval from its last sample)", file=sys.stderr)
         sys.exit(130)
 
 

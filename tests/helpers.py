@@ -1,5 +1,6 @@
 """What several test files share: the CLI in a subprocess, the benchmark files, tiny models, the
-trainer on the shipped base, and the padded reference of the training forward.
+trainer on the shipped base, the padded reference of the training forward, and loopback
+OpenAI-compatible servers (for the eval tests and bench/bench_eval.py).
 
 Fixtures stay in conftest.py; a test file imports helpers from here, never from another test file.
 """
@@ -11,6 +12,9 @@ import os
 import re
 import subprocess
 import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -172,6 +176,115 @@ def padded_completion_logprobs(model, prompt_ids: list[list[int]], completion_id
     pred = torch.cat((first, hidden[:, :-1]), dim=1)  # (N, T, C)
     return _score(pred.reshape(-1, pred.shape[-1]), None, completion_ids, completion_mask.bool(), model.lm_head,
                   temperature, with_entropy, 1024)
+
+# ----------------------------------------------------------------------------------- OpenAI-compatible servers
+# `ReplayServer`: fixed replies over real HTTP on 127.0.0.1 (a free port, or a given one to serve again
+# where a stopped server was), one thread per connection, HTTP/1.1 keep-alive. The reasoning comes as
+# `reasoning_content`, as `reasoning` or inline; `n` supported, ignored or rejected; scripted failures
+# by request number; a delay. (A model is served by `r1lab serve` itself: `serve.server.BackgroundServer`.)
+
+
+class _Server:
+    """An HTTP server on 127.0.0.1 in a daemon thread; subclasses answer POSTs in `respond`."""
+
+    def __init__(self, port: int = 0):
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as real servers do
+            disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
+
+            def do_POST(self):  # noqa: N802 - http.server's name
+                body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
+                status, payload, headers = owner.respond(self.path, body)
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                for k, v in {"content-type": "application/json", **headers}.items():
+                    self.send_header(k, v)
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        ThreadingHTTPServer.request_queue_size = 128  # socketserver's default backlog of 5 drops bursts of connects
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)  # port 0: any free one
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def respond(self, path: str, body: dict) -> tuple[int, dict, dict]:
+        raise NotImplementedError
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _error(status: int, message: str) -> tuple[int, dict, dict]:
+    return status, {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": None}}, {}
+
+
+class ReplayServer(_Server):
+    """replies: {substring of the question: [(reasoning or None, answer or None), ...]}; the k-th
+    sample served for a question is its k-th reply (cycling). An answer of None is a truncated
+    reply: finish_reason "length" and no content, as vLLM's reasoning parser returns it."""
+
+    def __init__(self, replies: dict, reasoning_as: str = "reasoning_content", n_mode: str = "supported",
+                 script: list | None = None, delay: float = 0.0, tokens_per_reply: int = 5, port: int = 0):
+        super().__init__(port)
+        self.replies, self.reasoning_as, self.n_mode = replies, reasoning_as, n_mode
+        self.script, self.delay, self.tokens = list(script or []), delay, tokens_per_reply
+        self.requests: list[dict] = []
+        self.served: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+    def respond(self, path, body):
+        with self.lock:
+            number = len(self.requests)
+            self.requests.append(body)
+        if self.delay:
+            time.sleep(self.delay)
+        action = self.script[number] if number < len(self.script) else None
+        if isinstance(action, int):
+            return _error(action, f"scripted {action}") if action != 429 else (429, {"error": {"message": "slow down"}},
+                                                                               {"retry-after": "0"})
+        if action == "no_choices":
+            return 200, {"choices": [], "usage": {"completion_tokens": 0}}, {}
+        n = body.get("n", 1)
+        if n > 1 and self.n_mode == "rejected":
+            return _error(400, "n > 1 is not supported")
+        n = 1 if self.n_mode == "ignored" else n
+        text = body["messages"][-1]["content"] if "messages" in body else body["prompt"]
+        key = next(k for k in self.replies if k in text)
+        with self.lock:
+            first = self.served.get(key, 0)
+            self.served[key] = first + n
+        picked = [self.replies[key][(first + i) % len(self.replies[key])] for i in range(n)]
+        chat = path.endswith("/chat/completions")
+        choices = [self._choice(i, r, a, chat) for i, (r, a) in enumerate(picked)]
+        return 200, {"choices": choices, "usage": {"completion_tokens": self.tokens * n}}, {}
+
+    def _choice(self, i: int, reasoning: str | None, answer: str | None, chat: bool) -> dict:
+        finish = "length" if answer is None else "stop"
+        if reasoning is None:
+            inline = answer or ""
+        else:
+            inline = f"<think>\n{reasoning}" + ("" if answer is None else f"\n</think>\n\n{answer}")
+        if not chat:
+            return {"index": i, "text": inline, "finish_reason": finish}
+        if self.reasoning_as == "inline":
+            msg = {"role": "assistant", "content": inline}
+        else:
+            msg = {"role": "assistant", "content": answer}
+            if reasoning is not None:
+                msg[self.reasoning_as] = reasoning
+        return {"index": i, "message": msg, "finish_reason": finish}
 
 
 # ----------------------------------------------------------------------------------- data parallel

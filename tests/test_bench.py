@@ -22,3 +22,12 @@ def test_bench_gpu_smoke_run_on_cpu(tmp_path):
     assert rows[3]["tokens"] == 2 * 16 + 2 * 4 * 8  # each prompt once, plus the completions
     assert all(r["tok_s"] > 0 and r["mfu"] > 0 for r in rows if "tok_s" in r)
     assert "| tiny | decode (lean) |" in proc.stdout
+
+
+def test_bench_eval_smoke_run():
+    cmd = [sys.executable, str(ROOT / "bench" / "bench_eval.py"), "--threads", "1", "--problems", "2", "--samples", "2",
+           "--endpoint-problems", "2", "--delay", "0.01", "--repeats", "1"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "| r1lab eval, local, tiny model, arithmetic, 1 threads, run 1 | 4 |" in proc.stdout
+    assert "concurrency 16, one request per sample | 4 |" in proc.stdout and "concurrency 16 / 1:" in proc.stdout

@@ -22,6 +22,7 @@ Sampler correction (``tis``):
 - ``truncated_is_weights``  min(pi_old / pi_sampler, cap) per token     TIS (vLLM rollouts), Yao et al. 2025
 Evaluation (``passk``):
 - ``pass_at_k_batch``       unbiased 1 - C(n-c,k)/C(n,k) per problem   Codex arXiv 2107.03374; R1 eval
+- ``cluster_answers``, ``cons_at_k_batch``   vote over equivalent answers, ties at expected value   R1's cons@64
 """
 from r1lab.algos.advantages import batch_std_advantages, drgrpo_advantages, grpo_advantages
 from r1lab.algos.aggregate import seq_mean_token_mean, seq_sum_constant, token_mean
@@ -29,7 +30,7 @@ from r1lab.algos.cispo import cispo_policy_loss
 from r1lab.algos.gspo import gspo_policy_loss
 from r1lab.algos.kl import kl_k3
 from r1lab.algos.overlong import overlong_penalty
-from r1lab.algos.passk import pass_at_k_batch
+from r1lab.algos.passk import cluster_answers, cons_at_k_batch, pass_at_k_batch
 from r1lab.algos.policy import clipped_policy_loss
 from r1lab.algos.tis import truncated_is_weights
 
@@ -47,4 +48,6 @@ __all__ = [
     "overlong_penalty",
     "pass_at_k_batch",
     "truncated_is_weights",
+    "cluster_answers",
+    "cons_at_k_batch",
 ]

@@ -1,11 +1,13 @@
-"""The chat prompt of DeepSeek-R1's usage rules (r1-facts.md section 6), for `r1lab chat` and `serve`.
+"""The chat prompt of DeepSeek-R1's usage rules (r1-facts.md section 6), for `r1lab chat`, `serve`, `eval`.
 
 * No system prompt: system (and "developer") messages are folded into the first user turn, in
   front of its text, and a warning is logged.
 * Multi-turn: an earlier assistant turn keeps only its answer; its reasoning (everything up to
   the last `</think>`) is dropped, as the model card and the DeepSeek API do. Reasoning sent back
   on input messages (`reasoning_content`, `reasoning`) is the caller's business: it is never read.
-* `math=True` appends the math instruction to every user turn (after a blank line).
+* `math=True` appends the math instruction to every user turn (after a blank line); `user_turn`
+  is that join for one question and any instruction (`r1lab eval` uses it with the math or the
+  code instruction).
 * The rendered prompt ends with `<think>\\n`, so every response begins inside the think block:
   the generated text is the reasoning, then `</think>`, then the answer.
 
@@ -22,6 +24,10 @@ logger = logging.getLogger("r1lab.chat")
 THINK_OPEN = "<think>\n"
 THINK_CLOSE = "</think>"
 MATH_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
+# For HumanEval in `r1lab eval`: the question is the function's signature and docstring as code;
+# the code verifier reads the last ```python block and runs it after the prompt's imports.
+CODE_INSTRUCTION = ("Complete the Python function above. Reason step by step, then write the whole "
+                    "function in one ```python code block.")
 SYSTEM_ROLES = ("system", "developer")
 ROLES = SYSTEM_ROLES + ("user", "assistant")
 
@@ -49,13 +55,22 @@ def usage_rule_messages(messages: list[dict], math: bool = False) -> list[dict]:
     return turns
 
 
+def user_turn(question: str, instruction: str) -> str:
+    """One user message: the question, then the instruction (if any) after a blank line."""
+    return f"{question.strip()}\n\n{instruction}" if instruction else question.strip()
+
+
 def chat_prompt(tokenizer, messages: list[dict], math: bool = False) -> str:
     """The prompt text for the next assistant turn, ending inside the think block."""
-    text = tokenizer.apply_chat_template(usage_rule_messages(messages, math), tokenize=False,
-                                         add_generation_prompt=True)
-    if text.endswith(THINK_OPEN):  # the template already opens the think block (recent R1 templates)
-        return text
-    return text + ("\n" if text.endswith(THINK_OPEN.rstrip()) else THINK_OPEN)
+    return open_think(tokenizer.apply_chat_template(usage_rule_messages(messages, math), tokenize=False,
+                                                    add_generation_prompt=True))
+
+
+def open_think(prompt: str) -> str:
+    """A rendered prompt made to end inside the think block (`<think>\\n` forced)."""
+    if prompt.endswith(THINK_OPEN):  # the template already opens the think block (recent R1 templates)
+        return prompt
+    return prompt + ("\n" if prompt.endswith(THINK_OPEN.rstrip()) else THINK_OPEN)
 
 
 def split_reasoning(text: str) -> tuple[str, str | None]:

@@ -19,3 +19,4 @@ def r1_zero_prompt(question: str) -> str:
     own punctuation instead of gaining the template's full stop."""
     q = question.strip()
     return R1_ZERO.replace("{prompt}.", q if q[-1:] in (".", "?", "!") else q + ".")
+

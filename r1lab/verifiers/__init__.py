@@ -4,11 +4,11 @@ from typing import Callable
 
 from r1lab.verifiers.base import Grade, answer_tag
 from r1lab.verifiers.code import parse_reference, verify_code, verify_code_many
-from r1lab.verifiers.countdown import verify_countdown
+from r1lab.verifiers.countdown import same_equation, verify_countdown
 from r1lab.verifiers.format import format_reward
 from r1lab.verifiers.gsm8k import verify_gsm8k
 from r1lab.verifiers.language import detect_language, language_consistency
-from r1lab.verifiers.math import verify_math
+from r1lab.verifiers.math import equivalent, verify_math
 from r1lab.verifiers.number import verify_number
 
 Verifier = Callable[[str, str], Grade]
@@ -19,6 +19,14 @@ BatchVerifier = Callable[..., list[Grade]]  # (responses, references, workers=No
 BATCH_VERIFIERS: dict[str, BatchVerifier] = {"code": verify_code_many}
 # Reference validators (raise ValueError) for verifiers whose batch form cannot name the bad row.
 REFERENCE_CHECKS: dict[str, Callable[[str], object]] = {"code": parse_reference}
+# When two extracted answers are the same answer (cons@k clusters by it): the verifier's own
+# equivalence. number and gsm8k extract a canonical form already (an integer; a reduced fraction),
+# so text equality is theirs; code programs are one answer only when their text is identical.
+EQUIVALENCE: dict[str, Callable[[str, str], bool]] = {"math": equivalent, "countdown": same_equation}
+
+
+def same_answer(verifier: str) -> Callable[[str, str], bool]:
+    return EQUIVALENCE.get(verifier, lambda a, b: a.strip() == b.strip())
 
 
 def get_verifier(name: str) -> Verifier:
@@ -27,6 +35,6 @@ def get_verifier(name: str) -> Verifier:
     return VERIFIERS[name]
 
 
-__all__ = ["BATCH_VERIFIERS", "BatchVerifier", "REFERENCE_CHECKS", "Grade", "Verifier", "VERIFIERS", "answer_tag",
-           "detect_language", "format_reward", "get_verifier", "language_consistency", "verify_code",
-           "verify_countdown", "verify_gsm8k", "verify_math", "verify_number"]
+__all__ = ["BATCH_VERIFIERS", "BatchVerifier", "EQUIVALENCE", "REFERENCE_CHECKS", "Grade", "Verifier", "VERIFIERS",
+           "answer_tag", "detect_language", "format_reward", "get_verifier", "language_consistency", "same_answer",
+           "verify_code", "verify_countdown", "verify_gsm8k", "verify_math", "verify_number"]

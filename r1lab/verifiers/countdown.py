@@ -61,3 +61,12 @@ def verify_countdown(response: str, reference: str) -> Grade:
     value, used = result
     ok = Counter(used) == Counter(numbers) and value == target
     return Grade(float(ok), expr)
+
+
+def same_equation(a: str, b: str) -> bool:
+    """Two extracted equations are one answer when they use the same numbers and have the same
+    value (what the verifier checks); unreadable ones only when equal as text."""
+    ra, rb = evaluate(a), evaluate(b)
+    if ra is None or rb is None:
+        return a.replace(" ", "") == b.replace(" ", "")
+    return ra[0] == rb[0] and Counter(ra[1]) == Counter(rb[1])

@@ -1,11 +1,12 @@
 import itertools
+from collections import Counter
 from fractions import Fraction
 from math import comb
 
 import pytest
 import torch
 
-from r1lab.algos import pass_at_k_batch
+from r1lab.algos import cluster_answers, cons_at_k_batch, pass_at_k_batch
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -65,3 +66,57 @@ def test_batch_int_n_and_errors():
     for n, c, k in [(5, 6, 1), (5, -1, 1), (5, 2, 6), (5, 2, 0)]:
         with pytest.raises(ValueError):
             pass_at_k_batch(n, torch.tensor([c]), k)
+
+
+# ----------------------------------------------------------------------------------------- cons@k
+
+
+def cons(ids, correct):
+    return cons_at_k_batch(torch.tensor([ids]), torch.tensor([correct]))[0].item()
+
+
+def test_cons_hand_built_cases():
+    assert cons([0, 0, 1, -1], [True, True, False, False]) == 1.0  # the right cluster has 2 votes of 3
+    assert cons([0, 1, 1, -1], [True, False, False, False]) == 0.0  # the wrong one wins
+    assert cons([0, 0, 1, 1], [True, True, False, False]) == 0.5  # tie: expected value over the tied clusters
+    assert cons([0, 1, 2, 2, 1, 0], [True, False, False, False, False, True]) == pytest.approx(1 / 3)  # 3-way tie
+    assert cons([-1, -1, -1, 0], [False, False, False, True]) == 1.0  # unparseable samples never vote
+    assert cons([-1, -1], [False, False]) == 0.0  # no parseable answer at all
+    assert cons([0, 0, 1], [True, False, False]) == 0.5  # a cluster the grader splits counts its share
+    out, m = cons_at_k_batch(torch.tensor([[0, 0, 1, -1], [0, 1, 1, 0]]),
+                             torch.tensor([[True, True, False, False], [False, True, True, False]]))
+    assert out.tolist() == [1.0, 0.5] and m == {"cons@4": 0.75}
+
+
+def test_equivalent_spellings_form_one_cluster():
+    from r1lab.verifiers import same_answer, verify_math
+    answers = ["1/2", "3", "0.5", "3", "\\frac{1}{2}", None, "\\dfrac12", "3"]
+    ids = cluster_answers(answers, same_answer("math"))
+    assert ids == [0, 1, 0, 1, 0, -1, 0, 1]
+    correct = [a is not None and verify_math(f"\\boxed{{{a}}}", "0.5").correct for a in answers]
+    # as raw strings "3" has the plurality (3 votes) and would be wrong; by equivalence 1/2 has 4
+    assert cons(ids, correct) == 1.0
+    assert cluster_answers(["12", "012", "12.0"], same_answer("number")) == [0, 1, 2]  # number: canonical already
+
+
+def _cons_loop(ids, correct):
+    votes = Counter(i for i in ids if i >= 0)
+    if not votes:
+        return 0.0
+    top = max(votes.values())
+    tied = [c for c, v in votes.items() if v == top]
+    share = [sum(ok for i, ok in zip(ids, correct, strict=True) if i == c) / votes[c] for c in tied]
+    return sum(share) / len(tied)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_cons_batch_matches_a_loop(seed):
+    g = torch.Generator().manual_seed(seed)
+    n = [1, 5, 16][seed]
+    ids = torch.randint(-1, min(n, 4), (64, n), generator=g)  # few clusters: many ties
+    correct = torch.rand(64, n, generator=g) < 0.4
+    out, m = cons_at_k_batch(ids, correct)
+    ref = [_cons_loop(i.tolist(), c.tolist()) for i, c in zip(ids, correct, strict=True)]
+    assert out.tolist() == pytest.approx(ref, abs=1e-12) and m[f"cons@{n}"] == pytest.approx(sum(ref) / 64)
+    with pytest.raises(ValueError):
+        cons_at_k_batch(torch.tensor([[0, 2]]), torch.tensor([[True, True]]))  # ids must be < n = 2
