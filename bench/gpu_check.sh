@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Issue 20's GPU check, one script, about 5 minutes on one H200 (results under $OUT):
+# Issue 20's GPU check, one script for one H200 (results under $OUT). Not yet run on a GPU: expected
+# about 5 minutes; the parts' time limits add up to 515 s, which leaves room under a 600 s command limit.
 #   1. bench_gpu.py at the 1.5B shape: lean decode, and GRPO.update plain / unfolded (the math-kernel
 #      attention layout it replaced) / activation-checkpointed, each phase with its own peak memory;
 #   2. GRPO steps through torchrun on a random-init model of the Qwen2.5-0.5B shape (bf16): one NCCL
@@ -62,18 +63,18 @@ PY
 part bench_gpu 150 python bench/bench_gpu.py "${BENCH[@]}" --paths lean \
   --train-variants plain unfolded checkpointed --json "$OUT/bench_gpu.jsonl"
 
-part model 60 python bench/random_model.py --shape "$SHAPE" --out "$WORK/model" --device "$DEV"
+part model 45 python bench/random_model.py --shape "$SHAPE" --out "$WORK/model" --device "$DEV"
 TORCHRUN=(python -m torch.distributed.run --standalone)
-part ddp_nccl_1rank 120 "${TORCHRUN[@]}" --nproc-per-node 1 -m r1lab train --model "$WORK/model" \
+part ddp_nccl_1rank 100 "${TORCHRUN[@]}" --nproc-per-node 1 -m r1lab train --model "$WORK/model" \
   "${TRAIN[@]}" "${COMMON[@]}" --max-steps 3 --output-dir "$WORK/ddp"
 steps "$WORK/ddp"
-part fsdp_nccl_1rank 120 "${TORCHRUN[@]}" --nproc-per-node 1 -m r1lab train --model "$WORK/model" \
+part fsdp_nccl_1rank 100 "${TORCHRUN[@]}" --nproc-per-node 1 -m r1lab train --model "$WORK/model" \
   "${TRAIN[@]}" "${COMMON[@]}" --max-steps 2 --fsdp true --output-dir "$WORK/fsdp"
 steps "$WORK/fsdp"
-R1LAB_DIST_BACKEND=gloo part ddp_gloo_2ranks_1gpu 120 "${TORCHRUN[@]}" --nproc-per-node 2 -m r1lab train \
+R1LAB_DIST_BACKEND=gloo part ddp_gloo_2ranks_1gpu 90 "${TORCHRUN[@]}" --nproc-per-node 2 -m r1lab train \
   --model "$WORK/model" "${TRAIN[@]}" "${COMMON[@]}" --max-steps 2 --output-dir "$WORK/gloo2"
 steps "$WORK/gloo2"
 for run in ddp fsdp gloo2; do cp "$WORK/$run/metrics.jsonl" "$OUT/$run.metrics.jsonl" 2>/dev/null; done
 
-part vllm 60 python -m r1lab train --rollout vllm --device "$DEV" --model "$WORK/model" --output-dir "$WORK/vllm"
+part vllm 30 python -m r1lab train --rollout vllm --device "$DEV" --model "$WORK/model" --output-dir "$WORK/vllm"
 echo "done: $OUT" | tee -a "$OUT/summary.txt"
