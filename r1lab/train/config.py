@@ -13,8 +13,8 @@ from r1lab.train.presets import PRESETS
 class GRPOConfig:
     # what to train
     model: str = help_field("tiny", "'tiny' (the built-in base), a local HF model directory, or a hub id")
-    task: str = help_field("arithmetic", "built-in task (arithmetic | countdown) or a JSONL file of question/answer "
-                                         "rows")
+    task: str = help_field("arithmetic", "built-in task (arithmetic | arithmetic-mixed | countdown) or a JSONL file "
+                                         "of question/answer rows")
     verifier: str = help_field("", "answer checker for the accuracy reward (default: the task's; math for JSONL files)")
     reward_fn: str = help_field("", "extra reward FILE.py:FUNCTION, called fn(completion, answer=...) -> float | None, "
                                     "added to the others")
@@ -55,6 +55,8 @@ class GRPOConfig:
     max_grad_norm: float = help_field(1.0, "gradient clipping norm")
     accuracy_weight: float = help_field(1.0, "weight of the accuracy reward")
     format_weight: float = help_field(1.0, "weight of the format reward")
+    shuffle_rewards: bool = help_field(False, "control run: permute each step's rewards across all its "
+                                       "responses before the advantages (same compute, no signal)")
     # evaluation (the paper's protocol: k samples at T=0.6, top-p 0.95)
     eval_problems: int = help_field(64, "held-out test problems for the before/after evaluation")
     eval_samples: int = help_field(4, "k: samples per problem for pass@1")
@@ -62,6 +64,8 @@ class GRPOConfig:
     eval_top_p: float = help_field(0.95, "evaluation top-p")
     # logging and saving
     log_samples_every: int = help_field(10, "write completions to samples.jsonl every N steps")
+    samples_per_log: int = help_field(8, "completions written each time (0 = all of the step's, as the "
+                                      "emergence measurements need)")
     save_every: int = help_field(50, "write a checkpoint every N steps (and at the end)")
     keep_checkpoints: int = help_field(3, "keep the newest N checkpoints (0 = all)")
     max_skipped_in_a_row: int = help_field(5, "stop the run after N updates in a row skipped for a non-finite loss or "
@@ -120,6 +124,7 @@ class GRPOConfig:
             (self.eval_problems >= 1, "eval_problems must be >= 1"),
             (self.save_every >= 0 and self.keep_checkpoints >= 0, "save_every and keep_checkpoints must be >= 0"),
             (self.max_skipped_in_a_row >= 1, "max_skipped_in_a_row must be >= 1"),
+            (self.samples_per_log >= 0, "samples_per_log must be >= 0"),
             (self.lr > 0, "lr must be > 0"),
             (all(n.strip().lower() in (*TRACKERS, "none") for n in self.report_to.split(",") if n.strip()),
              f"report_to must be a comma-separated list of {', '.join(TRACKERS)}, got {self.report_to!r}"),

@@ -157,7 +157,10 @@ class GRPO:
         if cfg.dynamic_sampling and more is not None:
             batch, sampling = refill(fresh, lambda: self.rollout(more(len(problems))),
                                      cfg.max_resample_rounds, self.tok.pad_token_id)
-        batch.advantages, adv_metrics = self.advantages(batch.rewards, cfg.group_size)  # (N,)
+        rewards = batch.rewards  # (N,)
+        if cfg.shuffle_rewards:  # the control run: same rollouts, rewards permuted across the step
+            rewards = _shuffled(rewards, cfg.seed, self.steps_done)  # (N,)
+        batch.advantages, adv_metrics = self.advantages(rewards, cfg.group_size)  # (N,)
         t_rollout = time.perf_counter() - t0
         behaviour, batch.notable = step_behaviour(fresh, self.verifier)
         stats = self.update(batch)
@@ -336,6 +339,13 @@ def _length_split(b: Batch) -> dict[str, float | None]:
     lengths, right, cut = b.rollout.lengths, b.accuracy == 1, b.rollout.truncated  # (N,) each
     return {f"length_{name}_{end}": _masked_mean(lengths, keep & (cut if end == "truncated" else ~cut))
             for name, keep in (("correct", right), ("wrong", ~right)) for end in ("finished", "truncated")}
+
+
+def _shuffled(rewards: torch.Tensor, seed: int, step: int) -> torch.Tensor:
+    """The shuffled-reward control: the step's rewards permuted across all its responses, by a
+    generator seeded from (seed, step), so a resumed run permutes alike and sampling is untouched."""
+    gen = torch.Generator().manual_seed(seed * 1_000_003 + step)
+    return rewards[torch.randperm(rewards.numel(), generator=gen)]  # (N,)
 
 
 def _minibatches(n_questions: int, m: int) -> list[slice]:

@@ -95,7 +95,7 @@ def run(cfg: GRPOConfig, console: Console | None = None, resume: bool = False) -
             aha_log.add(step, batch.notable)
             trackers.log(metrics, step)
             if cfg.log_samples_every and step % cfg.log_samples_every == 0:
-                rundir.append("samples.jsonl", _samples(step, batch, cfg.group_size))
+                rundir.append("samples.jsonl", _samples(step, batch, cfg.group_size, cfg.samples_per_log))
             bar.update(metrics)
             if trainer.nonfinite_streak >= cfg.max_skipped_in_a_row:
                 done = ckpts.complete()
@@ -199,9 +199,10 @@ def _summary(base: EvalResult, final: EvalResult, wall: float, cfg: GRPOConfig) 
 
 
 def _samples(step: int, batch, group_size: int, n: int = 8) -> list[dict]:
-    rows = []
-    for i in range(min(n, len(batch.texts))):
-        rows.append({"phase": "train", "step": step, "question": batch.problems[i // group_size].question,
-                     "response": batch.texts[i], "reward": float(batch.rewards[i]),
+    rows, lengths = [], batch.rollout.lengths.tolist()
+    for i in range(len(batch.texts) if n == 0 else min(n, len(batch.texts))):
+        problem = batch.problems[i // group_size]
+        rows.append({"phase": "train", "step": step, "question": problem.question, "reference": problem.answer,
+                     "response": batch.texts[i], "length": lengths[i], "reward": float(batch.rewards[i]),
                      "accuracy": float(batch.accuracy[i]), "format": float(batch.format[i])})
     return rows
