@@ -24,6 +24,10 @@ class BaseConfig:
     num_heads: int = help_field(4, "attention heads")
     num_kv_heads: int = help_field(2, "key/value heads (grouped-query attention)")
     intermediate_size: int = help_field(384, "SwiGLU hidden size")
+    arch: str = help_field("qwen2", "qwen2 (dense, the built-in base) | deepseek_v3 (Mixture-of-Experts with a shared "
+                                    "expert and multi-head latent attention)")
+    num_experts: int = help_field(8, "deepseek_v3: routed experts per MoE layer")
+    experts_per_token: int = help_field(2, "deepseek_v3: routed experts each token uses (top-k)")
     worked_fraction: float = help_field(0.3, "share of documents that show working before the answer")
     countdown_fraction: float = help_field(0.15, "share of problems that are Countdown")
     init_from: str = help_field("", "continue pretraining from this model directory (its tokenizer is kept)")
@@ -34,5 +38,9 @@ class BaseConfig:
     def __post_init__(self) -> None:  # complete when constructed: invalid values never exist
         if self.hidden_size % self.num_heads or self.num_heads % self.num_kv_heads:
             raise ConfigError("hidden_size must divide by num_heads, and num_heads by num_kv_heads")
+        if self.arch not in ("qwen2", "deepseek_v3"):
+            raise ConfigError(f"arch must be qwen2 | deepseek_v3, got {self.arch!r}")
+        if not 1 <= self.experts_per_token <= self.num_experts:
+            raise ConfigError("experts_per_token must be in [1, num_experts]")
         if not 0 <= self.worked_fraction <= 1:
             raise ConfigError(f"worked_fraction must be in [0, 1], got {self.worked_fraction}")

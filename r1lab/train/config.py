@@ -76,6 +76,18 @@ class GRPOConfig:
     device: str = help_field("cpu", "torch device: cpu | cuda")
     dtype: str = help_field("float32", "model dtype: float32 | bfloat16 (half precision: the optimizer keeps fp32 "
                                        "master weights)")
+    # scaling out (several processes: torchrun --nproc-per-node N -m r1lab train ...; docs/scaling.md)
+    fsdp: bool = help_field(False, "shard the policy, its frozen copies and the optimizer state across the torchrun "
+                                   "ranks with FSDP2 (needs torchrun; without it each rank holds a replica: DDP)")
+    activation_checkpointing: bool = help_field(False, "recompute each layer's activations in the backward pass: "
+                                                       "about a third more training compute, far less memory")
+    rollout: str = help_field("lean", "rollout backend: lean (r1lab's engine) | vllm (colocated vLLM; needs the vllm "
+                                      "package and a CUDA GPU)")
+    vllm_gpu_memory_utilization: float = help_field(0.3, "rollout vllm: share of the GPU's memory vLLM takes "
+                                                         "(weights and KV cache)")
+    vllm_sleep: bool = help_field(False, "rollout vllm: offload vLLM's weights and free its KV cache during updates")
+    tis_cap: float = help_field(2.0, "rollout vllm: truncated importance-sampling cap, token weight = "
+                                     "min(pi_old / pi_vllm, tis_cap)")
 
     def __post_init__(self) -> None:
         preset = PRESETS.get(self.algo)
@@ -116,6 +128,9 @@ class GRPOConfig:
             (self.lr > 0, "lr must be > 0"),
             (all(n.strip().lower() in (*TRACKERS, "none") for n in self.report_to.split(",") if n.strip()),
              f"report_to must be a comma-separated list of {', '.join(TRACKERS)}, got {self.report_to!r}"),
+            (self.rollout in ("lean", "vllm"), f"rollout must be lean | vllm, got {self.rollout!r}"),
+            (0 < self.vllm_gpu_memory_utilization <= 1, "vllm_gpu_memory_utilization must be in (0, 1]"),
+            (self.tis_cap > 0, f"tis_cap must be > 0, got {self.tis_cap}"),
             (self.dtype in ("float32", "bfloat16"),
              f"dtype must be float32 | bfloat16, got {self.dtype!r} (float16 training would need loss scaling)"),
         ]
