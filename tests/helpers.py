@@ -396,3 +396,34 @@ class ReplayServer(_Server):
             if reasoning is not None:
                 msg[self.reasoning_as] = reasoning
         return {"index": i, "message": msg, "finish_reason": finish}
+
+
+# ----------------------------------------------------------------------------------- data parallel
+
+DIST_FIELDS = {"prompts_per_step": 4, "group_size": 4, "max_new_tokens": 24, "threads": 1, "seed": 3, "lr": 1e-3,
+               "kl_every": 1}
+LENGTH_REWARD = "def reward(completion, answer=None):\n    return (len(completion) % 5) / 4\n"  # varied: A != 0
+
+
+def dist_step(d, reward_file, fsdp: bool = False) -> dict:
+    """One GRPO step of the shipped tiny model on a fixed global batch under `d` (a
+    `r1lab.train.dist.Dist`), with a length reward so advantages are not all zero: the step's
+    metrics, and every parameter's gradient (after the all-reduce) and new weight, full tensors."""
+    from dataclasses import replace
+
+    from r1lab.config import load
+    from r1lab.models.io import load as load_model
+    from r1lab.tasks import get_task, take
+    from r1lab.train.config import GRPOConfig
+    from r1lab.train.grpo import GRPO
+
+    def full(t):
+        return None if t is None else (t.full_tensor() if hasattr(t, "full_tensor") else t).detach().clone()
+
+    model, tok = load_model("tiny")
+    cfg = load(GRPOConfig, None, dict(DIST_FIELDS, reward_fn=f"{reward_file}:reward", fsdp=fsdp))
+    trainer = GRPO(cfg, model, tok, "number", dist=replace(d, fsdp=fsdp))
+    metrics, _ = trainer.step(take(get_task("arithmetic"), "train", DIST_FIELDS["prompts_per_step"], 0))
+    return {"metrics": metrics, "world": d.world, "trainer": trainer,
+            "grads": {n: full(p.grad) for n, p in trainer.model.named_parameters()},
+            "weights": {n: full(p) for n, p in trainer.model.named_parameters()}}

@@ -24,7 +24,7 @@ LAYERS = {  # top-level name in r1lab/ -> layer; the data flows from low to high
     "train": 9,
     "pipeline": 10,
     "serve": 11,
-    "cli": 12,
+    "cli": 12, "__main__": 12,
 }
 
 

@@ -54,6 +54,8 @@ def has_progress(path: str | Path) -> bool:
 
 
 class RunDir:
+    read_only = False
+
     def __init__(self, path: str | Path, min_free_mb: int = 50, resume: bool = False):
         self.path = Path(path)
         self.check(self.path, min_free_mb, resume)
@@ -122,6 +124,25 @@ class RunDir:
     def read_json(self, name: str) -> dict | None:
         p = self.path / name
         return json.loads(p.read_text(encoding="utf-8")) if p.is_file() else None
+
+
+class ReadOnlyRunDir(RunDir):
+    """The run directory as a data-parallel rank other than 0 sees it: it reads what rank 0 wrote
+    (base_eval.json on resume) and writes nothing; rank 0 did the pre-flight checks."""
+
+    read_only = True
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def save_config(self, cfg) -> None:
+        pass
+
+    def append(self, name: str, rows: list[dict]) -> None:
+        pass
+
+    def write_json(self, name: str, data: dict) -> None:
+        pass
 
 
 def write_atomic(path: Path, text: str) -> None:

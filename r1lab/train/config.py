@@ -78,6 +78,18 @@ class GRPOConfig:
     device: str = help_field("cpu", "torch device: cpu | cuda")
     dtype: str = help_field("float32", "model dtype: float32 | bfloat16 (half precision: the optimizer keeps fp32 "
                                        "master weights)")
+    # scaling out (several processes: torchrun --nproc-per-node N -m r1lab train ...; docs/scaling.md)
+    fsdp: bool = help_field(False, "shard the policy, its frozen copies and the optimizer state across the torchrun "
+                                   "ranks with FSDP2 (needs torchrun; without it each rank holds a replica: DDP)")
+    activation_checkpointing: bool = help_field(False, "recompute each layer's activations in the backward pass: "
+                                                       "about a third more training compute, far less memory")
+    rollout: str = help_field("lean", "rollout backend: lean (r1lab's engine) | vllm (colocated vLLM; needs the vllm "
+                                      "package and a CUDA GPU)")
+    vllm_gpu_memory_utilization: float = help_field(0.3, "rollout vllm: share of the GPU's memory vLLM takes "
+                                                         "(weights and KV cache)")
+    vllm_sleep: bool = help_field(False, "rollout vllm: offload vLLM's weights and free its KV cache during updates")
+    tis_cap: float = help_field(2.0, "rollout vllm: truncated importance-sampling cap, token weight = "
+                                     "min(pi_old / pi_vllm, tis_cap)")
 
     def __post_init__(self) -> None:
         preset = PRESETS.get(self.algo)
@@ -100,7 +112,7 @@ class GRPOConfig:
                 accuracy_weight="finite", format_weight="finite", eval_problems=">= 1", eval_samples=">= 1",
                 eval_temperature=">= 0", eval_top_p="(0, 1]", log_samples_every=">= 0", samples_per_log=">= 0",
                 save_every=">= 0", keep_checkpoints=">= 0", max_skipped_in_a_row=">= 1", threads=">= 0",
-                reward_timeout=">= 0")
+                reward_timeout=">= 0", vllm_gpu_memory_utilization="(0, 1]", tis_cap="> 0")
         check([
             (self.group_size >= 2, f"group_size must be >= 2 (GRPO needs a group), got {self.group_size}"),
             (self.epsilon_high >= self.epsilon,
@@ -113,6 +125,7 @@ class GRPOConfig:
             (all(n.strip().lower() in (*TRACKERS, "none") for n in self.report_to.split(",") if n.strip()),
              f"report_to must be a comma-separated list of {', '.join(TRACKERS)}, got {self.report_to!r}"),
             (DEVICE.fullmatch(self.device) is not None, f"device must be cpu | cuda | cuda:N, got {self.device!r}"),
+            (self.rollout in ("lean", "vllm"), f"rollout must be lean | vllm, got {self.rollout!r}"),
             (self.dtype in ("float32", "bfloat16"),
              f"dtype must be float32 | bfloat16, got {self.dtype!r} (float16 training would need loss scaling)"),
         ])

@@ -27,9 +27,19 @@ from r1lab.models.io import load, load_config, quiet
 from r1lab.models.machine import check_machine, check_memory
 from r1lab.report import write_report
 from r1lab.rollout.text import encode_prompts
-from r1lab.runs import RUN_CONFIG, Checkpoints, RunDir, has_progress, rng_state, set_rng_state, truncate_jsonl
+from r1lab.runs import (
+    RUN_CONFIG,
+    Checkpoints,
+    ReadOnlyRunDir,
+    RunDir,
+    has_progress,
+    rng_state,
+    set_rng_state,
+    truncate_jsonl,
+)
 from r1lab.runs.trackers import open_trackers
 from r1lab.tasks import ProblemStream, get_task, r1_zero_prompt, take
+from r1lab.train import dist
 from r1lab.train.behaviour import AhaLog
 from r1lab.train.config import GRPOConfig
 from r1lab.train.console import Console
@@ -47,29 +57,37 @@ def run(cfg: GRPOConfig, console: Console | None = None, resume: bool = False) -
     if not cfg.output_dir:
         cfg.output_dir = str(RunDir.default("r1-zero"))
     task = preflight(cfg)
-    latest, restart = plan(cfg, resume)  # refusals (and "finished") before anything is written
+    d = _launch(cfg)  # torchrun: this rank's process group; else one process
+    if not d.is_main:
+        console = Console(quiet=True)  # rank 0 shows progress and writes the run directory
+    # refusals (and "finished") before anything is written; the checkpoint verified once, by rank 0
+    latest, restart = d.broadcast(plan(cfg, resume) if d.is_main else None)
     if latest == "finished":
         console.rich.print(f"{cfg.output_dir} is finished (step {cfg.max_steps} of {cfg.max_steps}); nothing to do. "
                            f"To train longer: r1lab train --resume {cfg.output_dir} --max-steps N")
         return RunDir.read_summary(cfg.output_dir)
-    model, tok = load(str(latest) if latest else cfg.model, DTYPES[cfg.dtype], cfg.device)
+    model, tok = load(str(latest) if latest else cfg.model, d.load_dtype(DTYPES[cfg.dtype]), d.device)
     test = take(task, "test", cfg.eval_problems, seed=cfg.seed)
     check_fits(cfg, task, test, model, tok)
-    rundir = RunDir(cfg.output_dir, resume=resume)  # pre-flight again, then the directory is created
-    if restart:
+    # pre-flight again, then the directory is created (rank 0 only)
+    rundir = RunDir(cfg.output_dir, resume=resume) if d.is_main else ReadOnlyRunDir(cfg.output_dir)
+    if restart and d.is_main:
         rundir.clear_failed_start()  # a start that never completed a step: start again in place
     ckpts = Checkpoints(rundir.path / "checkpoints", keep=cfg.keep_checkpoints)
-    ckpts.clean()
-    trackers = open_trackers(cfg.report_to, rundir.path, cfg, ckpts.complete()[-1][0] if latest else 0)
+    if d.is_main:
+        ckpts.clean()
+    trackers = open_trackers(cfg.report_to if d.is_main else "", rundir.path, cfg,
+                             ckpts.complete()[-1][0] if latest else 0)
     threads = set_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     rundir.save_config(cfg)
     console.start(cfg, rundir.path, sum(p.numel() for p in model.parameters()), threads)
 
-    evaluate_now = lambda m: evaluate(m, tok, test, task.verifier, k=cfg.eval_samples,  # noqa: E731
-                                      temperature=cfg.eval_temperature, top_p=cfg.eval_top_p,
-                                      max_new_tokens=cfg.max_new_tokens, seed=cfg.seed + 1)
-    trainer = GRPO(cfg, model, tok, task.verifier)
+    def evaluate_now(m):  # every rank evaluates (the same numbers); rank 0 writes them
+        with d.full_weights(m):
+            return evaluate(m, tok, test, task.verifier, k=cfg.eval_samples, temperature=cfg.eval_temperature,
+                            top_p=cfg.eval_top_p, max_new_tokens=cfg.max_new_tokens, seed=cfg.seed + 1)
+    trainer = GRPO(cfg, model, tok, task.verifier, dist=d, engine=_engine(cfg, d, str(latest or cfg.model), tok))
     saved_base = rundir.read_json("base_eval.json") if resume else None
     start, position = _restore(rundir, trainer, latest, saved_base is not None)
     if saved_base is not None:
@@ -84,7 +102,7 @@ def run(cfg: GRPOConfig, console: Console | None = None, resume: bool = False) -
         console.rich.print(f"resuming from {latest} (step {start} of {cfg.max_steps})")
 
     stream = ProblemStream(task, "train", cfg.seed, position=position)
-    save = lambda step: ckpts.save(step, lambda d: _write_state(d, trainer, stream, cfg))  # noqa: E731
+    save = lambda step: _save(ckpts, step, trainer, stream, cfg)  # noqa: E731
     aha_log = AhaLog(rundir)
     with console.progress(cfg.max_steps, completed=start) as bar, trackers:
         for step in range(start + 1, cfg.max_steps + 1):
@@ -110,7 +128,7 @@ def run(cfg: GRPOConfig, console: Console | None = None, resume: bool = False) -
     rundir.append("samples.jsonl", [dict(s, phase="final") for s in final.samples])
     summary = _summary(base, final, time.time() - t_start, cfg)
     rundir.write_json("summary.json", summary)
-    report = write_report([rundir.path]).html if cfg.max_steps > 0 else None  # no step, no curves to draw
+    report = _report(rundir, console) if cfg.max_steps > 0 and d.is_main else None  # no step: no curves
     console.finish(summary, base, final, rundir.path, report)
     return summary
 
@@ -189,12 +207,55 @@ def _restore(rundir: RunDir, trainer: GRPO, latest, base_done: bool) -> tuple[in
         state = torch.load(latest / "state.pt", weights_only=True)
         set_rng_state(state["rng"])
         step, position = trainer.steps_done, state["data_position"]
+    if rundir.read_only:
+        return step, position
     truncate_jsonl(rundir.path / "metrics.jsonl", lambda r: r.get("step", 0) <= step)
     truncate_jsonl(rundir.path / "aha.jsonl", lambda r: r.get("step", 0) <= step)
     truncate_jsonl(rundir.path / "samples.jsonl",
                    lambda r: (r.get("phase") == "base" and base_done)
                    or (r.get("phase") == "train" and r.get("step", 0) <= step))
     return step, position
+
+
+def _report(rundir: RunDir, console: Console):
+    """report.html, or a warning if matplotlib is missing: the run itself is complete without it."""
+    try:
+        return write_report([rundir.path]).html
+    except ModuleNotFoundError as e:
+        console.rich.print(f"warning: no report ({e}); `r1lab report {rundir.path}` writes it where matplotlib is "
+                           "installed", highlight=False)
+        return None
+
+
+def _launch(cfg: GRPOConfig) -> dist.Dist:
+    """The process group (under torchrun) and the checks that need the world size, before any compute."""
+    if cfg.rollout == "vllm":
+        from r1lab.rollout.vllm import check_available
+        check_available(cfg.device)
+    d = dist.setup(cfg.device, cfg.fsdp)
+    if cfg.prompts_per_step % (cfg.num_minibatches * d.world):
+        raise UserError(f"prompts_per_step ({cfg.prompts_per_step}) must divide into num_minibatches "
+                        f"({cfg.num_minibatches}) x {d.world} ranks: each rank takes whole groups of each minibatch")
+    return d
+
+
+def _engine(cfg: GRPOConfig, d: dist.Dist, weights: str, tok):
+    """The rollout backend: None (r1lab's own engine) or colocated vLLM, started from `weights`."""
+    if cfg.rollout != "vllm":
+        return None
+    from r1lab.models.io import resolve
+    from r1lab.rollout.vllm import VLLMEngine
+    return VLLMEngine(resolve(weights), tok, cfg.dtype, cfg.vllm_gpu_memory_utilization, cfg.vllm_sleep, cfg.seed,
+                      external_launcher=d.group)
+
+
+def _save(ckpts: Checkpoints, step: int, trainer: GRPO, stream: ProblemStream, cfg: GRPOConfig) -> None:
+    """Rank 0 writes the checkpoint; the others take part in gathering the state (FSDP), then all wait."""
+    if trainer.dist.is_main:
+        ckpts.save(step, lambda out: _write_state(out, trainer, stream, cfg))
+    else:
+        trainer.save_state(None)
+    trainer.dist.barrier()
 
 
 def _write_state(out, trainer: GRPO, stream: ProblemStream, cfg: GRPOConfig) -> None:
