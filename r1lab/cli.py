@@ -11,6 +11,7 @@ import sys
 import warnings
 from typing import Annotated
 
+import click
 import typer
 
 from r1lab import config as C
@@ -158,20 +159,40 @@ def chat(ctx: typer.Context, config: str = typer.Option(None, "--config", help="
     run_chat(cfg)
 
 
+RESUME_HINT = ("interrupted (r1lab train --resume RUN_DIR continues a run from its last checkpoint; "
+               "r1lab eval ... --resume an eval from its last sample)")
+# click's errors: typer >= 0.20 raises those of its own copy of click, older typer click's own
+CLICK_ERRORS = tuple({click.ClickException, getattr(typer, "TyperException", click.ClickException)})
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     warnings.filterwarnings("ignore", message=".*torch_dtype.*")
     from transformers.utils import logging as hf_logging
     hf_logging.disable_progress_bar()  # weight loading/saving bars would drown the run's own output
     try:
-        app()
+        code = app(prog_name="r1lab", standalone_mode=False)  # click's own handling would print boxes
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
-    except KeyboardInterrupt:
-        print("interrupted (r1lab train --resume RUN_DIR continues a run from its last checkpoint; "
-              "r1lab eval ... --resume an eval from its last sample)", file=sys.stderr)
-        sys.exit(130)
+    except CLICK_ERRORS as e:  # a missing option, an unknown command or option, a bad option type
+        sys.exit(_usage(e))
+    except (KeyboardInterrupt, click.exceptions.Abort, typer.Abort):
+        code = 130
+    if code == 130:  # typer turns Ctrl-C into exit code 130
+        print(RESUME_HINT, file=sys.stderr)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _usage(e: Exception) -> int:
+    """Print a click error as one line (or the help that `r1lab` alone asks for); its exit code."""
+    ctx = getattr(e, "ctx", None)
+    if type(e).__name__ == "NoArgsIsHelpError" and ctx is not None:
+        print(ctx.get_help())
+        return 0
+    command = ctx.command_path if ctx is not None else "r1lab"
+    print(f"error: {e.format_message()} (see {command} --help)", file=sys.stderr)
+    return 2 if getattr(e, "exit_code", 2) == 2 else e.exit_code
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ Fixtures stay in conftest.py; a test file imports helpers from here, never from 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -44,6 +45,23 @@ def assert_user_error(res: subprocess.CompletedProcess, *needles: str) -> None:
     assert len(lines) == 1 and "Traceback" not in res.stderr, res.stderr
     for n in needles:
         assert n in lines[0], lines[0]
+
+
+def file_hashes(*roots: Path) -> dict[str, str]:
+    """sha256 of every file under `roots` (to check that a command left existing files byte-identical)."""
+    out = {}
+    for root in roots:
+        for p in sorted(Path(root).rglob("*")):
+            if p.is_file() and not p.is_symlink():
+                out[str(p)] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+def assert_unchanged(before: dict[str, str], *roots: Path) -> None:
+    """Every file in `before` still exists with the same bytes."""
+    after = file_hashes(*roots)
+    changed = sorted(k for k, v in before.items() if after.get(k) != v)
+    assert not changed, f"changed or lost: {changed}"
 
 
 # ----------------------------------------------------------------------------------- benchmark data
@@ -176,6 +194,99 @@ def padded_completion_logprobs(model, prompt_ids: list[list[int]], completion_id
     pred = torch.cat((first, hidden[:, :-1]), dim=1)  # (N, T, C)
     return _score(pred.reshape(-1, pred.shape[-1]), None, completion_ids, completion_mask.bool(), model.lm_head,
                   temperature, with_entropy, 1024)
+
+
+# ----------------------------------------------------------------------------------- many commands, cheaply
+
+_FORK_SERVER = r'''
+import json, os, sys, tempfile, time, traceback, signal
+import importlib
+import r1lab.cli
+for name in ("r1lab.train.run", "r1lab.pipeline.ablate", "r1lab.models.pretrain", "r1lab.eval.grade",
+             "r1lab.report", "r1lab.serve.server", "r1lab.serve.chat"):
+    try:
+        importlib.import_module(name)  # warm: every command's own imports are paid once
+    except Exception:
+        pass
+out = sys.stdout
+sys.stdout = sys.stderr  # nothing but replies on the pipe
+for line in sys.stdin:
+    req = json.loads(line)
+    files = [tempfile.TemporaryFile(), tempfile.TemporaryFile()]
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.chdir(req["cwd"])
+            devnull = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(devnull, 0)
+            os.dup2(files[0].fileno(), 1)
+            os.dup2(files[1].fileno(), 2)
+            sys.stdout = sys.__stdout__
+            sys.argv = ["r1lab", *req["args"]]
+            r1lab.cli.main()
+            code = 0
+        except SystemExit as e:  # what the interpreter does with it
+            if isinstance(e.code, str):
+                print(e.code, file=sys.stderr)
+            code = e.code if isinstance(e.code, int) else 0 if e.code is None else 1
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            for stream in (sys.__stdout__, sys.__stderr__):
+                try:
+                    stream.flush()
+                except Exception:
+                    pass
+            os._exit(code)
+    deadline, status = time.monotonic() + req["timeout"], None
+    while status is None:
+        done, st = os.waitpid(pid, os.WNOHANG)
+        if done:
+            status = st
+        elif time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            status = os.waitpid(pid, 0)[1]
+            req["timed_out"] = True
+        else:
+            time.sleep(0.005)
+    texts = []
+    for f in files:
+        f.seek(0)
+        texts.append(f.read().decode("utf-8", "replace"))
+        f.close()
+    rc = os.waitstatus_to_exitcode(status)
+    reply = {"rc": rc, "stdout": texts[0], "stderr": texts[1], "timed_out": req.get("timed_out", False)}
+    out.write(json.dumps(reply) + "\n")
+    out.flush()
+'''
+
+
+class ForkedCli:
+    """Runs `r1lab.cli.main()` once per call, each time in a fresh process forked from one warmed-up
+    interpreter (started with `ENV`, imports done once): each call has its own exit code, stdout and
+    stderr, like `r1lab(...)`, at a fraction of the start-up cost. For tables of many cheap cases
+    (tests/cli/test_hostile.py); a case that needs a different environment uses `r1lab(...)`.
+    `tree`: the checkout whose r1lab to run (default this one)."""
+
+    def __init__(self, tree: Path = ROOT):
+        env = dict(ENV, PYTHONPATH=str(tree))
+        self.proc = subprocess.Popen([sys.executable, "-c", _FORK_SERVER], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, env=env, cwd=tree)
+
+    def __call__(self, *args, cwd=None, timeout: float = 300) -> subprocess.CompletedProcess:
+        req = {"args": [str(a) for a in args], "cwd": str(cwd or os.getcwd()), "timeout": timeout}
+        self.proc.stdin.write(json.dumps(req) + "\n")
+        self.proc.stdin.flush()
+        reply = json.loads(self.proc.stdout.readline())
+        res = subprocess.CompletedProcess(["r1lab", *req["args"]], reply["rc"], reply["stdout"], reply["stderr"])
+        res.timed_out = reply["timed_out"]
+        return res
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
 
 # ----------------------------------------------------------------------------------- OpenAI-compatible servers
 # `ReplayServer`: fixed replies over real HTTP on 127.0.0.1 (a free port, or a given one to serve again

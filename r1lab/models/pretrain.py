@@ -28,9 +28,10 @@ from typing import Callable
 import torch
 from transformers import Qwen2Config, Qwen2ForCausalLM
 
-from r1lab.models.base_config import BaseConfig
+from r1lab.models.base_config import CONTEXT, BaseConfig
 from r1lab.models.corpus import CorpusMix, documents
-from r1lab.models.io import save
+from r1lab.models.io import check_model_target, load, load_config, save
+from r1lab.models.machine import check_machine, check_memory
 from r1lab.models.tokenizer import corpus_tokenizer
 
 
@@ -50,7 +51,7 @@ def model_config(cfg: BaseConfig, vocab_size: int, eos_id: int):
     return Qwen2Config(
         vocab_size=vocab_size, hidden_size=cfg.hidden_size, intermediate_size=cfg.intermediate_size,
         num_hidden_layers=cfg.num_layers, num_attention_heads=cfg.num_heads,
-        num_key_value_heads=cfg.num_kv_heads, max_position_embeddings=1024,
+        num_key_value_heads=cfg.num_kv_heads, max_position_embeddings=CONTEXT,
         tie_word_embeddings=True, bos_token_id=eos_id, eos_token_id=eos_id, pad_token_id=eos_id,
         torch_dtype="float32",
     )
@@ -84,13 +85,36 @@ def _batches(stream, batch_size: int, seq_len: int):
         yield torch.tensor(flat, dtype=torch.long).view(batch_size, seq_len + 1)  # (B, T+1)
 
 
+def memory(cfg: BaseConfig, vocab: int) -> dict[str, int]:
+    """Bytes a pretraining step needs at least, by part: fp32 logits, their log-softmax and gradient;
+    each layer's activations kept for the backward pass; weights, gradients and AdamW's two moments."""
+    tokens, h, i, layers = cfg.batch_size * cfg.seq_len, cfg.hidden_size, cfg.intermediate_size, cfg.num_layers
+    kv = h // cfg.num_heads * cfg.num_kv_heads
+    params = vocab * h + layers * (2 * h * h + 2 * h * kv + 3 * h * i)
+    return {"logits": tokens * vocab * 4 * 3, "activations": tokens * layers * (4 * h + 3 * i) * 4,
+            "weights and optimizer": params * 4 * 4}
+
+
+def preflight(cfg: BaseConfig) -> None:
+    """Everything that can be refused before any compute: the machine, memory, and where the model goes."""
+    check_machine(threads=cfg.threads)
+    vocab = cfg.vocab_size
+    if cfg.init_from:
+        config = load_config(cfg.init_from)
+        vocab = max(vocab, getattr(config, "vocab_size", 0) or 0)
+    check_memory(memory(cfg, vocab), "cpu", "lower batch_size or seq_len")
+    check_model_target(cfg.output_dir)
+    for step in range(cfg.save_every, _last(cfg), cfg.save_every or 1) if cfg.save_every else ():
+        check_model_target(_snapshot(cfg, step))
+
+
 def pretrain(cfg: BaseConfig, log: Callable[[str], None] = print) -> Path:
+    preflight(cfg)
     torch.manual_seed(cfg.seed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     mix = CorpusMix(worked_fraction=cfg.worked_fraction, countdown_fraction=cfg.countdown_fraction)
     if cfg.init_from:
-        from r1lab.models.io import load
         model, tok = load(cfg.init_from)
     else:
         tok = corpus_tokenizer(documents(cfg.seed + 1, mix), vocab_size=cfg.vocab_size)
@@ -102,7 +126,7 @@ def pretrain(cfg: BaseConfig, log: Callable[[str], None] = print) -> Path:
                        cfg.batch_size, cfg.seq_len)
     model.train()
     t0 = time.time()
-    last = min(cfg.steps, cfg.stop_at) if cfg.stop_at else cfg.steps
+    last = _last(cfg)
     for step in range(1, last + 1):
         lr = _lr(cfg, step)
         for g in opt.param_groups:
@@ -118,8 +142,16 @@ def pretrain(cfg: BaseConfig, log: Callable[[str], None] = print) -> Path:
             tps = step * cfg.batch_size * cfg.seq_len / (time.time() - t0)
             log(f"step {step}/{cfg.steps} loss {loss.item():.4f} lr {lr:.2e} {tps:,.0f} tok/s")
         if cfg.save_every and step % cfg.save_every == 0 and step < last:
-            save(model, tok, Path(f"{cfg.output_dir}-snapshots") / f"step-{step}")
+            save(model, tok, _snapshot(cfg, step))
     return save(model, tok, cfg.output_dir)
+
+
+def _last(cfg: BaseConfig) -> int:
+    return min(cfg.steps, cfg.stop_at) if cfg.stop_at else cfg.steps
+
+
+def _snapshot(cfg: BaseConfig, step: int) -> Path:
+    return Path(f"{cfg.output_dir}-snapshots") / f"step-{step}"
 
 
 def _lr(cfg: BaseConfig, step: int) -> float:

@@ -104,7 +104,7 @@ class GRPO:
                                      max_new_tokens=cfg.max_new_tokens,
                                      stop_sequences=stop_sequences(tokenizer))
         self.gen = torch.Generator().manual_seed(cfg.seed)  # global: the same on every rank
-        self.extra_reward = load_reward_fn(cfg.reward_fn) if cfg.reward_fn else None
+        self.extra_reward = load_reward_fn(cfg.reward_fn, cfg.reward_timeout) if cfg.reward_fn else None
         self.guard = RewardGuard()  # this run's reward calls: failures cost a sample, the first few are logged
         self.steps_done = 0
         self.nonfinite_streak = 0  # updates skipped in a row for a non-finite loss or gradient
@@ -135,7 +135,8 @@ class GRPO:
                                                    cfg.format_weight, self.guard)
         parts = {"accuracy": cfg.accuracy_weight * acc, "format": cfg.format_weight * fmt}  # (N,) each
         if self.extra_reward is not None:
-            extra, extra_failures = column_reward(self.extra_reward, texts, {"answer": refs}, self.guard)  # (N,)
+            extra, extra_failures = column_reward(self.extra_reward, texts, {"answer": refs}, self.guard,  # (N,)
+                                                  cfg.reward_timeout)
             rewards, failures, parts["extra"] = rewards + extra, failures + extra_failures, extra
         if cfg.overlong_buffer:
             penalty, _ = overlong_penalty(ro.lengths.cpu(), cfg.max_new_tokens, cfg.overlong_buffer)  # (N,)
