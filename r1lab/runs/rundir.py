@@ -28,6 +28,7 @@ from pathlib import Path
 
 from r1lab.config import save as save_config
 from r1lab.errors import UserError, writing
+from r1lab.files import make_writable_dir, write_atomic
 from r1lab.runs.checkpoint import Checkpoints
 
 _KEPT = "the checkpoints are intact: free some space, then resume"
@@ -59,13 +60,7 @@ class RunDir:
     def __init__(self, path: str | Path, min_free_mb: int = 50, resume: bool = False):
         self.path = Path(path)
         self.check(self.path, min_free_mb, resume)
-        try:
-            self.path.mkdir(parents=True, exist_ok=True)
-            probe = self.path / ".write-test"
-            probe.write_text("ok")
-            probe.unlink()
-        except OSError as e:
-            raise UserError(f"output directory {self.path} is not writable: {e.strerror or e}") from None
+        make_writable_dir(self.path)
 
     @staticmethod
     def check(path: Path, min_free_mb: int = 50, resume: bool = False) -> None:
@@ -143,14 +138,3 @@ class ReadOnlyRunDir(RunDir):
 
     def write_json(self, name: str, data: dict) -> None:
         pass
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Replace `path` with `text` so that a crash leaves the old or the new file, never a torn one:
-    write a temporary file beside it, fsync, rename over it."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.replace(path)

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from r1lab.config import DEVICE, SEED, ConfigError, check, help_field, require
 from r1lab.runs.trackers import TRACKERS
-from r1lab.train.presets import PRESETS
 
 
 @dataclass
@@ -92,6 +91,7 @@ class GRPOConfig:
                                      "min(pi_old / pi_vllm, tis_cap)")
 
     def __post_init__(self) -> None:
+        from r1lab.train.presets import PRESETS  # here, not at the top: it imports torch, which --help need not
         preset = PRESETS.get(self.algo)
         if preset is None:
             raise ConfigError(f"unknown algo {self.algo!r}; presets: {', '.join(PRESETS)}")
