@@ -84,7 +84,7 @@ def test_the_shipped_recipes_are_valid(tmp_path, monkeypatch):
     assert gpu.config.device == "cuda" and len(gpu.stages) == 7
     from r1lab.config import load
     from r1lab.train.config import GRPOConfig
-    assert load(GRPOConfig, ROOT / "recipes" / "r1-zero-qwen2.5-math-1.5b.yaml").lr == 3e-6
+    assert load(GRPOConfig, ROOT / "recipes" / "r1-zero-qwen2.5-math-1.5b-1gpu.yaml").lr == 3e-6
 
 
 # ---- SIGKILL in each stage type ---------------------------------------------------------------------
