@@ -14,7 +14,15 @@ For each shape (random init, built on the device, nothing downloaded):
 MFU = model FLOPs / time / measured peak, with 2 FLOP per parameter per token for a forward
 and 6 for forward + backward (attention FLOPs left out, so MFU is slightly understated).
 
+Memory (CUDA): each phase starts with `torch.cuda.reset_peak_memory_stats`, so every row has its
+own peak (`peak_gib`) beside what was allocated when it started (`start_gib`: weights, and for
+training the reference, fp32 master weights and AdamW state after a warm-up update). Training
+variants (`--train-variants`): `plain` (the trainer's defaults), `unfolded` (attention with grouped
+K/V heads and a mask left to SDPA's enable_gqa, i.e. its math kernel on CUDA: the layout before
+this measurement) and `checkpointed` (activation_checkpointing: each layer recomputed in backward).
+
     python bench/bench_gpu.py                            # cuda, bf16, shapes 0.5b 1.5b
+    python bench/bench_gpu.py --shapes 1.5b --paths lean --train-variants plain unfolded checkpointed
     python bench/bench_gpu.py --device cpu --shapes tiny  # a smoke run (the test suite runs it)
 
 Prints one markdown row per shape and measurement; `--json FILE` also writes them.
@@ -23,6 +31,7 @@ Prints one markdown row per shape and measurement; `--json FILE` also writes the
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import time
 
@@ -32,14 +41,20 @@ from transformers import Qwen2Config, Qwen2ForCausalLM
 
 from r1lab.rollout import engine
 from r1lab.rollout.engine import SamplingParams
+from r1lab.train import logprobs
 from r1lab.train.batch import Batch
 from r1lab.train.config import GRPOConfig
 from r1lab.train.grpo import GRPO
+
+TRAIN_VARIANTS = {"plain": "train (ref fwd + policy fwd/bwd + AdamW)",
+                  "unfolded": "train, GQA attention unfolded (math kernel on CUDA)",
+                  "checkpointed": "train, activation checkpointing"}
 
 SHAPES = {  # Qwen2.5 configs (hidden, layers, heads, kv heads, intermediate, vocab), tied embeddings
     "0.5b": (896, 24, 14, 2, 4864, 151936),
     "1.5b": (1536, 28, 12, 2, 8960, 151936),
     "tiny": (64, 2, 4, 2, 128, 256),
+    "smoke": (64, 2, 4, 2, 128, 512),  # the built-in tokenizer's 512 ids fit (bench/random_model.py)
 }
 
 
@@ -84,17 +99,43 @@ def rollout(model, prompts, args, path: str, seed: int, new_tokens: int):
         return engine._hf_generate(model, prompts, args.group, params, engine._eos_tensor(eos, model.device), 0, gen)
 
 
-def train_update(model, ro, device: torch.device) -> float:
-    """Seconds of `GRPO.update` (what a step does after the rollout) on rollout `ro`, the second of
-    two calls. Random advantages: the cost does not depend on them."""
+def gib_now(device: torch.device) -> float:
+    return torch.cuda.memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")
+
+
+def gib_peak(device: torch.device) -> float:
+    return torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")
+
+
+def reset_peak(device: torch.device) -> float:
+    """Start a phase: forget the previous peak; returns what is allocated now (GiB)."""
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
+    return gib_now(device)
+
+
+def train_update(model, ro, device: torch.device, variant: str = "plain") -> tuple[float, float, float]:
+    """(seconds, GiB allocated at the start, peak GiB) of `GRPO.update` (what a step does after the
+    rollout) on rollout `ro`, the second of two calls. Random advantages: the cost does not depend
+    on them."""
     cfg = GRPOConfig(prompts_per_step=len(ro.prompt_ids), group_size=ro.group_size,
-                     max_new_tokens=ro.completion_ids.shape[1], lr=1e-6, beta=0.04)
+                     max_new_tokens=ro.completion_ids.shape[1], lr=1e-6, beta=0.04,
+                     activation_checkpointing=variant == "checkpointed")
+    logprobs.FOLD_GQA_ON_CUDA = variant != "unfolded"
     trainer = GRPO(cfg, model, char_tokenizer(problems(50)), "number")  # tokenizer: stop sequences only
     n = ro.completion_ids.shape[0]
     batch = Batch(ro, [], [], torch.zeros(n), torch.zeros(n), torch.zeros(n), 0,
                   advantages=torch.randn(n, generator=torch.Generator().manual_seed(0)).to(device))
-    trainer.update(batch)  # warm-up
-    return timed(device, lambda: trainer.update(batch))[1]
+    trainer.update(batch)  # warm-up: the optimizer's state exists after it
+    start = reset_peak(device)
+    secs = timed(device, lambda: trainer.update(batch))[1]
+    top = gib_peak(device)
+    logprobs.FOLD_GQA_ON_CUDA = True
+    for p in model.parameters():
+        p.grad = None
+    return secs, start, top  # the trainer (reference, optimizer state) goes with this frame
 
 
 def bench_shape(shape: str, args, device: torch.device, dtype: torch.dtype, peak: float) -> list[dict]:
@@ -105,23 +146,27 @@ def bench_shape(shape: str, args, device: torch.device, dtype: torch.dtype, peak
                for _ in range(args.prompts)]
     rows = []
     res = {}
-    for path in ("lean", "hf-generate"):
+    for path in args.paths:
         rollout(model, prompts, args, path, 0, 4)  # warm-up
+        start = reset_peak(device)
         ro, secs = timed(device, lambda path=path: rollout(model, prompts, args, path, 1, args.new_tokens))
         toks = int(ro.lengths.sum())
         res[path] = ro
         rows.append({"shape": shape, "what": f"decode ({path})", "tokens": toks, "seconds": secs,
-                     "tok_s": toks / secs, "mfu": 2 * n_params * toks / secs / peak})
-    rows.append({"shape": shape, "what": "decode speed-up lean / generate",
-                 "ratio": rows[0]["tok_s"] / rows[1]["tok_s"]})
-    ro = res["lean"]
-    secs = train_update(model, ro, device)
+                     "tok_s": toks / secs, "mfu": 2 * n_params * toks / secs / peak, "start_gib": start,
+                     "peak_gib": gib_peak(device)})
+    if len(rows) == 2:
+        rows.append({"shape": shape, "what": "decode speed-up lean / generate",
+                     "ratio": rows[0]["tok_s"] / rows[1]["tok_s"]})
+    ro = res[args.paths[0]]
     toks = args.prompts * args.prompt_len + int(ro.lengths.sum())
-    rows.append({"shape": shape, "what": "train (ref fwd + policy fwd/bwd + AdamW)", "tokens": toks,
-                 "seconds": secs, "tok_s": toks / secs, "mfu": (2 + 6) * n_params * toks / secs / peak})
-    mem = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")
+    for variant in args.train_variants:
+        secs, start, top = train_update(model, ro, device, variant)
+        rows.append({"shape": shape, "what": TRAIN_VARIANTS[variant], "tokens": toks, "seconds": secs,
+                     "tok_s": toks / secs, "mfu": (2 + 6) * n_params * toks / secs / peak, "start_gib": start,
+                     "peak_gib": top})
     for r in rows:
-        r.update(params=n_params, peak_tflops=peak / 1e12, max_mem_gib=mem)
+        r.update(params=n_params, peak_tflops=peak / 1e12)
     return rows
 
 
@@ -130,6 +175,9 @@ def main() -> None:
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--dtype", default="bfloat16")
     ap.add_argument("--shapes", nargs="+", default=["0.5b", "1.5b"], choices=sorted(SHAPES))
+    ap.add_argument("--paths", nargs="+", default=["lean", "hf-generate"], choices=["lean", "hf-generate"],
+                    help="rollout paths to time (the first one's rollout is trained on)")
+    ap.add_argument("--train-variants", nargs="+", default=["plain"], choices=list(TRAIN_VARIANTS))
     ap.add_argument("--prompts", type=int, default=8)
     ap.add_argument("--group", type=int, default=8)
     ap.add_argument("--prompt-len", type=int, default=256)
@@ -142,16 +190,17 @@ def main() -> None:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     print(f"device {name} | {args.dtype} | matmul peak {peak / 1e12:.1f} TFLOP/s ({args.peak_size}^3 GEMM) | "
           f"{args.prompts} prompts x {args.prompt_len} tokens x G={args.group}, {args.new_tokens} new tokens")
-    print("| shape | measurement | tokens | s | tokens/s | MFU |\n|---|---|---|---|---|---|")
+    print("| shape | measurement | tokens | s | tokens/s | MFU | GiB at start | peak GiB |\n"
+          "|---|---|---|---|---|---|---|---|")
     rows = []
     for shape in args.shapes:
         for r in bench_shape(shape, args, device, dtype, peak):
             rows.append(r)
             if "ratio" in r:
-                print(f"| {shape} | {r['what']} | | | {r['ratio']:.2f}x | |")
+                print(f"| {shape} | {r['what']} | | | {r['ratio']:.2f}x | | | |")
             else:
                 print(f"| {shape} | {r['what']} | {r['tokens']:,} | {r['seconds']:.2f} | {r['tok_s']:,.0f} "
-                      f"| {100 * r['mfu']:.1f}% |")
+                      f"| {100 * r['mfu']:.1f}% | {r['start_gib']:.1f} | {r['peak_gib']:.1f} |", flush=True)
     if args.json:
         with open(args.json, "w") as f:
             for r in rows:

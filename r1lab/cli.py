@@ -6,11 +6,14 @@ same), after an optional `--config FILE.yaml`. User errors print one line and ex
 
 from __future__ import annotations
 
+import importlib
 import logging
+import os
 import sys
 import warnings
 from typing import Annotated
 
+import click
 import typer
 
 from r1lab import config as C
@@ -26,28 +29,39 @@ def _fields_help(cls) -> str:
     return "\n\nConfig fields:\n\n" + "\n\n".join(rows)
 
 
+def _with_fields(config: str) -> type:
+    """A command class whose `--help` lists the fields of `config` ("module:Class"), imported only
+    when that help is asked for: some config modules pull in torch, seconds on every start."""
+    class Command(typer.core.TyperCommand):
+        def get_help(self, ctx):
+            module, name = config.split(":")
+            if "Config fields:" not in (self.help or ""):
+                self.help = (self.help or "") + _fields_help(getattr(importlib.import_module(module), name))
+            return super().get_help(ctx)
+    return Command
+
+
 def _config(cls, ctx: typer.Context, config_file: str | None):
     return C.load(cls, config_file, C.parse_overrides(list(ctx.args)))
 
 
-def _train_doc() -> str:
-    from r1lab.train.config import GRPOConfig
-    return ("R1-Zero: GRPO straight from a base model with accuracy + format rewards." + _fields_help(GRPOConfig))
+TRAIN_DOC = "R1-Zero: GRPO straight from a base model with accuracy + format rewards."
 
 
-@app.command(context_settings=_EXTRA, help=_train_doc())
+@app.command(context_settings=_EXTRA, help=TRAIN_DOC, cls=_with_fields("r1lab.train.config:GRPOConfig"))
 def train(ctx: typer.Context, config: str = typer.Option(None, "--config", help="YAML config file"),
           resume: str = typer.Option(None, "--resume", help="continue RUN_DIR from its newest complete checkpoint "
                                      "(only max_steps, log/save intervals, threads and report_to may change)")):
     from r1lab.train.config import GRPOConfig
-    from r1lab.train.run import run
     if resume:
         from r1lab.runs import resume_config
         if config:
             raise UserError("--resume takes the run's own config.yaml; pass changes as --field value")
-        run(resume_config(GRPOConfig, resume, C.parse_overrides(list(ctx.args))), resume=True)
+        cfg = resume_config(GRPOConfig, resume, C.parse_overrides(list(ctx.args)))
     else:
-        run(_config(GRPOConfig, ctx, config))
+        cfg = _config(GRPOConfig, ctx, config)  # bad options fail before the trainer's imports
+    from r1lab.train.run import run
+    run(cfg, resume=bool(resume))
 
 
 def _sft_doc() -> str:
@@ -144,26 +158,21 @@ def report(run_dirs: Annotated[list[str], typer.Argument(metavar="RUN_DIR", help
     typer.echo(f"report written to {written.html} (and {written.markdown.name})")
 
 
-def _ablate_doc() -> str:
-    from r1lab.pipeline.ablate import AblateConfig
-    return ("Compare the GRPO-family presets (--algo) on the built-in task with fixed compute and "
-            "several seeds; writes OUTPUT_DIR/ablation.md." + _fields_help(AblateConfig))
+ABLATE_DOC = ("Compare the GRPO-family presets (--algo) on the built-in task with fixed compute and "
+              "several seeds; writes OUTPUT_DIR/ablation.md.")
 
 
-@app.command(context_settings=_EXTRA, help=_ablate_doc())
+@app.command(context_settings=_EXTRA, help=ABLATE_DOC, cls=_with_fields("r1lab.pipeline.ablate:AblateConfig"))
 def ablate(ctx: typer.Context, config: str = typer.Option(None, "--config", help="YAML config file")):
     from r1lab.pipeline.ablate import AblateConfig
     from r1lab.pipeline.ablate import ablate as run_ablation
     run_ablation(_config(AblateConfig, ctx, config))
 
 
-def _base_doc() -> str:
-    from r1lab.models.base_config import BaseConfig
-    return ("Build the built-in tiny base model: synthetic corpus, BPE tokenizer, pretraining."
-            + _fields_help(BaseConfig))
+BASE_DOC = "Build the built-in tiny base model: synthetic corpus, BPE tokenizer, pretraining."
 
 
-@app.command(context_settings=_EXTRA, help=_base_doc())
+@app.command(context_settings=_EXTRA, help=BASE_DOC, cls=_with_fields("r1lab.models.base_config:BaseConfig"))
 def base(ctx: typer.Context, config: str = typer.Option(None, "--config", help="YAML config file")):
     from r1lab.models.base_config import BaseConfig
     from r1lab.models.pretrain import pretrain
@@ -187,15 +196,13 @@ def grade(file: str = typer.Argument(..., help="JSONL file, one response per lin
     typer.echo(f"graded rows written to {out}")
 
 
-def _eval_doc() -> str:
-    from r1lab.eval.config import EvalConfig
-    return ("Evaluate a local model or an OpenAI-compatible endpoint on a benchmark the R1 paper's way "
+EVAL_DOC = ("Evaluate a local model or an OpenAI-compatible endpoint on a benchmark the R1 paper's way "
             "(K samples per problem at T=0.6, top-p 0.95: pass@1 ± stderr, pass@k, cons@K).\n\n"
             "r1lab eval [--model M | --endpoint URL --model NAME] --benchmark NAME_OR_FILE [--samples K] "
-            "[--limit N] --output-dir DIR [--resume]" + _fields_help(EvalConfig))
+            "[--limit N] --output-dir DIR [--resume]")
 
 
-@app.command("eval", context_settings=_EXTRA, help=_eval_doc())
+@app.command("eval", context_settings=_EXTRA, help=EVAL_DOC, cls=_with_fields("r1lab.eval.config:EvalConfig"))
 def eval_(ctx: typer.Context, config: str = typer.Option(None, "--config", help="YAML config file"),
           resume: bool = typer.Option(False, "--resume",
                                       help="continue DIR: keep its samples, generate the missing ones"),
@@ -209,14 +216,11 @@ def eval_(ctx: typer.Context, config: str = typer.Option(None, "--config", help=
     run_eval(eval_config(config, overrides, resume), resume=resume)
 
 
-def _serve_doc() -> str:
-    from r1lab.serve.config import ServeConfig
-    return ("An OpenAI-compatible server (/v1/chat/completions, /v1/completions, /v1/models, /health) "
-            "with continuous batching and the model card's usage rules; binds 127.0.0.1 by default."
-            + _fields_help(ServeConfig))
+SERVE_DOC = ("An OpenAI-compatible server (/v1/chat/completions, /v1/completions, /v1/models, /health) "
+             "with continuous batching and the model card's usage rules; binds 127.0.0.1 by default.")
 
 
-@app.command(context_settings=_EXTRA, help=_serve_doc())
+@app.command(context_settings=_EXTRA, help=SERVE_DOC, cls=_with_fields("r1lab.serve.config:ServeConfig"))
 def serve(ctx: typer.Context, config: str = typer.Option(None, "--config", help="YAML config file")):
     from r1lab.serve.config import ServeConfig
     cfg = _config(ServeConfig, ctx, config)  # bad options fail before torch is imported
@@ -224,13 +228,11 @@ def serve(ctx: typer.Context, config: str = typer.Option(None, "--config", help=
     run_server(cfg)
 
 
-def _chat_doc() -> str:
-    from r1lab.serve.config import ChatConfig
-    return ("A terminal chat by the model card's usage rules, streamed: thinking dimmed, answer plain. "
-            "Commands: /think on|off, /reset, /exit." + _fields_help(ChatConfig))
+CHAT_DOC = ("A terminal chat by the model card's usage rules, streamed: thinking dimmed, answer plain. "
+            "Commands: /think on|off, /reset, /exit.")
 
 
-@app.command(context_settings=_EXTRA, help=_chat_doc())
+@app.command(context_settings=_EXTRA, help=CHAT_DOC, cls=_with_fields("r1lab.serve.config:ChatConfig"))
 def chat(ctx: typer.Context, config: str = typer.Option(None, "--config", help="YAML config file")):
     from r1lab.serve.config import ChatConfig
     cfg = _config(ChatConfig, ctx, config)
@@ -238,20 +240,43 @@ def chat(ctx: typer.Context, config: str = typer.Option(None, "--config", help="
     run_chat(cfg)
 
 
+RESUME_HINT = ("interrupted (r1lab train --resume RUN_DIR continues a run from its last checkpoint; "
+               "r1lab eval ... --resume an eval from its last sample)")
+# click's errors: typer >= 0.20 raises those of its own copy of click, older typer click's own
+CLICK_ERRORS = tuple({click.ClickException, getattr(typer, "TyperException", click.ClickException)})
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     warnings.filterwarnings("ignore", message=".*torch_dtype.*")
-    from transformers.utils import logging as hf_logging
-    hf_logging.disable_progress_bar()  # weight loading/saving bars would drown the run's own output
+    # weight loading/saving bars would drown the run's own output: off through the variable that
+    # transformers reads on import (importing it here would cost every command, --help included)
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    if "transformers.utils.logging" in sys.modules:  # already imported (r1lab used as a library)
+        sys.modules["transformers.utils.logging"].disable_progress_bar()
     try:
-        app()
+        code = app(prog_name="r1lab", standalone_mode=False)  # click's own handling would print boxes
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
-    except KeyboardInterrupt:
-        print("interrupted (r1lab train --resume RUN_DIR continues a run from its last checkpoint; "
-              "r1lab eval ... --resume an eval from its last sample)", file=sys.stderr)
-        sys.exit(130)
+    except CLICK_ERRORS as e:  # a missing option, an unknown command or option, a bad option type
+        sys.exit(_usage(e))
+    except (KeyboardInterrupt, click.exceptions.Abort, typer.Abort):
+        code = 130
+    if code == 130:  # typer turns Ctrl-C into exit code 130
+        print(RESUME_HINT, file=sys.stderr)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _usage(e: Exception) -> int:
+    """Print a click error as one line (or the help that `r1lab` alone asks for); its exit code."""
+    ctx = getattr(e, "ctx", None)
+    if type(e).__name__ == "NoArgsIsHelpError" and ctx is not None:
+        print(ctx.get_help())
+        return 0
+    command = ctx.command_path if ctx is not None else "r1lab"
+    print(f"error: {e.format_message()} (see {command} --help)", file=sys.stderr)
+    return 2 if getattr(e, "exit_code", 2) == 2 else e.exit_code
 
 
 if __name__ == "__main__":

@@ -4,11 +4,17 @@ Every field carries its help text in `field(metadata={"help": ...})`. Unknown ke
 and out-of-range values (checked by each config's own `__post_init__`, so no config object holds
 invalid values, however it was made) raise `ConfigError` with a one-line message naming the key and where it
 came from; the CLI turns that into exit code 2. The resolved config is written beside each run.
+
+`require(cfg, lr="> 0", top_p="(0, 1]", seed=SEED)` is the one range check every stage config
+uses: the rule is written as the message shows it ("lr must be > 0, got -1.0"), and a float field
+must also be finite (no inf or nan gets through any rule).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 import types
 import typing
 from pathlib import Path
@@ -19,6 +25,9 @@ import yaml
 from r1lab.errors import UserError
 
 C = TypeVar("C")
+SEED = "[0, 2**63)"  # every seed: what torch.manual_seed and a 64-bit generator take, with room for seed + 1
+DEVICE = re.compile(r"cpu|cuda(:\d+)?")
+_RULE = re.compile(r"(>=|>|<=|<) (\S+)|([\[(])(\S+), (\S+)([\])])|finite")
 
 
 class ConfigError(UserError, ValueError):
@@ -27,6 +36,45 @@ class ConfigError(UserError, ValueError):
 
 def help_field(default: Any, help: str) -> Any:
     return dataclasses.field(default=default, metadata={"help": help})
+
+
+def _number(text: str) -> float:
+    base, _, power = text.partition("**")
+    return int(base) ** int(power) if power else float(text)
+
+
+def within(value: float, rule: str) -> bool:
+    """`value` satisfies `rule`: "> 0", ">= 1", "<= 2", "[0, 1]", "(0, 1]", "[0, 2**63)" or "finite"."""
+    m = _RULE.fullmatch(rule)
+    if m is None:
+        raise ValueError(f"bad range rule {rule!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        return False
+    if rule == "finite":
+        return True
+    if m.group(1):
+        op, bound = m.group(1), _number(m.group(2))
+        return {">=": value >= bound, ">": value > bound, "<=": value <= bound, "<": value < bound}[op]
+    lo, hi = _number(m.group(4)), _number(m.group(5))
+    return (lo <= value if m.group(3) == "[" else lo < value) and (value <= hi if m.group(6) == "]" else value < hi)
+
+
+def require(cfg: Any, **rules: str) -> None:
+    """ConfigError naming the first field of `cfg` outside its rule (fields left at None are skipped)."""
+    for name, rule in rules.items():
+        value = getattr(cfg, name)
+        if value is None or (not isinstance(value, bool) and isinstance(value, (int, float)) and within(value, rule)):
+            continue
+        shown = "finite" if rule == "finite" else ("in " + rule if rule[0] in "[(" else rule)
+        finite = "finite and " if isinstance(value, float) and not math.isfinite(value) and rule != "finite" else ""
+        raise ConfigError(f"{name} must be {finite}{shown}, got {value!r}")
+
+
+def check(rules: list[tuple[bool, str]]) -> None:
+    """ConfigError with the message of the first rule that does not hold (for checks `require` cannot say)."""
+    for ok, message in rules:
+        if not ok:
+            raise ConfigError(message)
 
 
 def _coerce(name: str, value: Any, tp: Any, where: str) -> Any:
@@ -55,7 +103,7 @@ def _coerce(name: str, value: Any, tp: Any, where: str) -> Any:
             if not isinstance(value, (str, int, float)) or isinstance(value, bool):
                 raise ValueError
             return str(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ConfigError(f"{where}: {name} must be {getattr(tp, '__name__', tp)}, got {value!r}") from None
     return value
 
@@ -99,10 +147,17 @@ def load(cls: type[C], path: str | Path | None = None, overrides: dict[str, Any]
             raise ConfigError(f"config file not found: {p}")
         try:
             loaded = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        except (yaml.YAMLError, UnicodeDecodeError) as e:
-            raise ConfigError(f"{p}: not valid YAML ({str(e).splitlines()[0]})") from None
+        except (yaml.YAMLError, UnicodeDecodeError, ValueError) as e:  # ValueError: NUL and other bytes YAML refuses
+            raise ConfigError(f"{p}: not valid YAML ({(str(e).splitlines() or [type(e).__name__])[0]})") from None
+        except RecursionError:
+            raise ConfigError(f"{p}: not valid YAML (nested too deeply)") from None
+        except OSError as e:
+            raise ConfigError(f"{p}: cannot read ({e.strerror or e})") from None
         if not isinstance(loaded, dict):
             raise ConfigError(f"{p}: expected a mapping of config keys")
+        odd = next((k for k in loaded if not isinstance(k, str)), None)
+        if odd is not None or None in loaded:
+            raise ConfigError(f"{p}: config keys must be strings, got {odd!r}")
         values.update(loaded)
         build(cls, values, where=str(p))  # report file errors against the file
     values.update(overrides or {})

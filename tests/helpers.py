@@ -7,6 +7,7 @@ Fixtures stay in conftest.py; a test file imports helpers from here, never from 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -44,6 +45,23 @@ def assert_user_error(res: subprocess.CompletedProcess, *needles: str) -> None:
     assert len(lines) == 1 and "Traceback" not in res.stderr, res.stderr
     for n in needles:
         assert n in lines[0], lines[0]
+
+
+def file_hashes(*roots: Path) -> dict[str, str]:
+    """sha256 of every file under `roots` (to check that a command left existing files byte-identical)."""
+    out = {}
+    for root in roots:
+        for p in sorted(Path(root).rglob("*")):
+            if p.is_file() and not p.is_symlink():
+                out[str(p)] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+def assert_unchanged(before: dict[str, str], *roots: Path) -> None:
+    """Every file in `before` still exists with the same bytes."""
+    after = file_hashes(*roots)
+    changed = sorted(k for k, v in before.items() if after.get(k) != v)
+    assert not changed, f"changed or lost: {changed}"
 
 
 # ----------------------------------------------------------------------------------- benchmark data
@@ -177,6 +195,99 @@ def padded_completion_logprobs(model, prompt_ids: list[list[int]], completion_id
     return _score(pred.reshape(-1, pred.shape[-1]), None, completion_ids, completion_mask.bool(), model.lm_head,
                   temperature, with_entropy, 1024)
 
+
+# ----------------------------------------------------------------------------------- many commands, cheaply
+
+_FORK_SERVER = r'''
+import json, os, sys, tempfile, time, traceback, signal
+import importlib
+import r1lab.cli
+for name in ("r1lab.train.run", "r1lab.pipeline.ablate", "r1lab.models.pretrain", "r1lab.eval.grade",
+             "r1lab.report", "r1lab.serve.server", "r1lab.serve.chat"):
+    try:
+        importlib.import_module(name)  # warm: every command's own imports are paid once
+    except Exception:
+        pass
+out = sys.stdout
+sys.stdout = sys.stderr  # nothing but replies on the pipe
+for line in sys.stdin:
+    req = json.loads(line)
+    files = [tempfile.TemporaryFile(), tempfile.TemporaryFile()]
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.chdir(req["cwd"])
+            devnull = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(devnull, 0)
+            os.dup2(files[0].fileno(), 1)
+            os.dup2(files[1].fileno(), 2)
+            sys.stdout = sys.__stdout__
+            sys.argv = ["r1lab", *req["args"]]
+            r1lab.cli.main()
+            code = 0
+        except SystemExit as e:  # what the interpreter does with it
+            if isinstance(e.code, str):
+                print(e.code, file=sys.stderr)
+            code = e.code if isinstance(e.code, int) else 0 if e.code is None else 1
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            for stream in (sys.__stdout__, sys.__stderr__):
+                try:
+                    stream.flush()
+                except Exception:
+                    pass
+            os._exit(code)
+    deadline, status = time.monotonic() + req["timeout"], None
+    while status is None:
+        done, st = os.waitpid(pid, os.WNOHANG)
+        if done:
+            status = st
+        elif time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            status = os.waitpid(pid, 0)[1]
+            req["timed_out"] = True
+        else:
+            time.sleep(0.005)
+    texts = []
+    for f in files:
+        f.seek(0)
+        texts.append(f.read().decode("utf-8", "replace"))
+        f.close()
+    rc = os.waitstatus_to_exitcode(status)
+    reply = {"rc": rc, "stdout": texts[0], "stderr": texts[1], "timed_out": req.get("timed_out", False)}
+    out.write(json.dumps(reply) + "\n")
+    out.flush()
+'''
+
+
+class ForkedCli:
+    """Runs `r1lab.cli.main()` once per call, each time in a fresh process forked from one warmed-up
+    interpreter (started with `ENV`, imports done once): each call has its own exit code, stdout and
+    stderr, like `r1lab(...)`, at a fraction of the start-up cost. For tables of many cheap cases
+    (tests/cli/test_hostile.py); a case that needs a different environment uses `r1lab(...)`.
+    `tree`: the checkout whose r1lab to run (default this one)."""
+
+    def __init__(self, tree: Path = ROOT):
+        env = dict(ENV, PYTHONPATH=str(tree))
+        self.proc = subprocess.Popen([sys.executable, "-c", _FORK_SERVER], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, env=env, cwd=tree)
+
+    def __call__(self, *args, cwd=None, timeout: float = 300) -> subprocess.CompletedProcess:
+        req = {"args": [str(a) for a in args], "cwd": str(cwd or os.getcwd()), "timeout": timeout}
+        self.proc.stdin.write(json.dumps(req) + "\n")
+        self.proc.stdin.flush()
+        reply = json.loads(self.proc.stdout.readline())
+        res = subprocess.CompletedProcess(["r1lab", *req["args"]], reply["rc"], reply["stdout"], reply["stderr"])
+        res.timed_out = reply["timed_out"]
+        return res
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
 # ----------------------------------------------------------------------------------- OpenAI-compatible servers
 # `ReplayServer`: fixed replies over real HTTP on 127.0.0.1 (a free port, or a given one to serve again
 # where a stopped server was), one thread per connection, HTTP/1.1 keep-alive. The reasoning comes as
@@ -285,3 +396,34 @@ class ReplayServer(_Server):
             if reasoning is not None:
                 msg[self.reasoning_as] = reasoning
         return {"index": i, "message": msg, "finish_reason": finish}
+
+
+# ----------------------------------------------------------------------------------- data parallel
+
+DIST_FIELDS = {"prompts_per_step": 4, "group_size": 4, "max_new_tokens": 24, "threads": 1, "seed": 3, "lr": 1e-3,
+               "kl_every": 1}
+LENGTH_REWARD = "def reward(completion, answer=None):\n    return (len(completion) % 5) / 4\n"  # varied: A != 0
+
+
+def dist_step(d, reward_file, fsdp: bool = False) -> dict:
+    """One GRPO step of the shipped tiny model on a fixed global batch under `d` (a
+    `r1lab.train.dist.Dist`), with a length reward so advantages are not all zero: the step's
+    metrics, and every parameter's gradient (after the all-reduce) and new weight, full tensors."""
+    from dataclasses import replace
+
+    from r1lab.config import load
+    from r1lab.models.io import load as load_model
+    from r1lab.tasks import get_task, take
+    from r1lab.train.config import GRPOConfig
+    from r1lab.train.grpo import GRPO
+
+    def full(t):
+        return None if t is None else (t.full_tensor() if hasattr(t, "full_tensor") else t).detach().clone()
+
+    model, tok = load_model("tiny")
+    cfg = load(GRPOConfig, None, dict(DIST_FIELDS, reward_fn=f"{reward_file}:reward", fsdp=fsdp))
+    trainer = GRPO(cfg, model, tok, "number", dist=replace(d, fsdp=fsdp))
+    metrics, _ = trainer.step(take(get_task("arithmetic"), "train", DIST_FIELDS["prompts_per_step"], 0))
+    return {"metrics": metrics, "world": d.world, "trainer": trainer,
+            "grads": {n: full(p.grad) for n, p in trainer.model.named_parameters()},
+            "weights": {n: full(p) for n, p in trainer.model.named_parameters()}}

@@ -1,11 +1,13 @@
 """The GPU benchmark is only run where a GPU is lent; a tiny CPU run keeps it from rotting."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+ENV = dict(os.environ, PYTHONPATH=str(ROOT))  # the scripts import this checkout's r1lab, not an installed one
 
 
 def test_bench_gpu_smoke_run_on_cpu(tmp_path):
@@ -13,7 +15,7 @@ def test_bench_gpu_smoke_run_on_cpu(tmp_path):
     cmd = [sys.executable, str(ROOT / "bench" / "bench_gpu.py"), "--device", "cpu", "--shapes", "tiny",
            "--peak-size", "256", "--prompt-len", "16", "--new-tokens", "8", "--prompts", "2", "--group", "4",
            "--json", str(out)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=ENV)
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["what"] for r in rows] == ["decode (lean)", "decode (hf-generate)", "decode speed-up lean / generate",
@@ -27,7 +29,7 @@ def test_bench_gpu_smoke_run_on_cpu(tmp_path):
 def test_bench_eval_smoke_run():
     cmd = [sys.executable, str(ROOT / "bench" / "bench_eval.py"), "--threads", "1", "--problems", "2", "--samples", "2",
            "--endpoint-problems", "2", "--delay", "0.01", "--repeats", "1"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=ENV)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "| r1lab eval, local, tiny model, arithmetic, 1 threads, run 1 | 4 |" in proc.stdout
     assert "concurrency 16, one request per sample | 4 |" in proc.stdout and "concurrency 16 / 1:" in proc.stdout

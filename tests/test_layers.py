@@ -12,7 +12,7 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[1] / "r1lab"
 LAYERS = {  # top-level name in r1lab/ -> layer; the data flows from low to high
-    "__init__": 0, "errors": 0, "config": 0,
+    "__init__": 0, "errors": 0, "files": 0, "config": 0,
     "tasks": 1,
     "models": 2,
     "verifiers": 3,
@@ -24,7 +24,7 @@ LAYERS = {  # top-level name in r1lab/ -> layer; the data flows from low to high
     "train": 9,
     "pipeline": 10,
     "serve": 11,
-    "cli": 12,
+    "cli": 12, "__main__": 12,
 }
 
 

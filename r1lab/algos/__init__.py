@@ -18,6 +18,8 @@ Loss aggregation ``(N, T)`` -> scalar, micro-batch safe via global normalisers (
 - ``seq_sum_constant``      per-sequence token sum / constant, mean        Dr. GRPO
 Reward shaping (``overlong``):
 - ``overlong_penalty``      0, then linear to -1 over the last cache_len tokens   DAPO
+Sampler correction (``tis``):
+- ``truncated_is_weights``  min(pi_old / pi_sampler, cap) per token     TIS (vLLM rollouts), Yao et al. 2025
 Evaluation (``passk``):
 - ``pass_at_k_batch``       unbiased 1 - C(n-c,k)/C(n,k) per problem   Codex arXiv 2107.03374; R1 eval
 - ``cluster_answers``, ``cons_at_k_batch``   vote over equivalent answers, ties at expected value   R1's cons@64
@@ -30,6 +32,7 @@ from r1lab.algos.kl import kl_k3
 from r1lab.algos.overlong import overlong_penalty
 from r1lab.algos.passk import cluster_answers, cons_at_k_batch, pass_at_k_batch
 from r1lab.algos.policy import clipped_policy_loss
+from r1lab.algos.tis import truncated_is_weights
 
 __all__ = [
     "grpo_advantages",
@@ -44,6 +47,7 @@ __all__ = [
     "seq_sum_constant",
     "overlong_penalty",
     "pass_at_k_batch",
+    "truncated_is_weights",
     "cluster_answers",
     "cons_at_k_batch",
 ]

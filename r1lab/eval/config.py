@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from r1lab.config import ConfigError, help_field
+from r1lab.config import DEVICE, SEED, ConfigError, check, help_field, require
 
 PROMPTS = ("auto", "r1zero", "chat")
 APIS = ("auto", "chat", "completions")
@@ -61,23 +61,15 @@ class EvalConfig:
     dtype: str = help_field("float32", "local: model dtype: float32 | bfloat16")
 
     def __post_init__(self) -> None:  # complete when constructed: an invalid config never exists
-        checks = [
+        require(self, seed=SEED, samples=">= 1", limit=">= 1", temperature=">= 0", top_p="(0, 1]", max_tokens=">= 1",
+                concurrency=">= 1", request_timeout="> 0", max_retries=">= 0", retry_backoff=">= 0",
+                batch_size=">= 1", threads=">= 0")
+        check([
             (self.prompt in PROMPTS, f"prompt must be {' | '.join(PROMPTS)}, got {self.prompt!r}"),
             (self.api in APIS, f"api must be {' | '.join(APIS)}, got {self.api!r}"),
-            (self.samples is None or self.samples >= 1, "samples must be >= 1"),
-            (self.limit is None or self.limit >= 1, "limit must be >= 1"),
-            (self.temperature >= 0, "temperature must be >= 0"),
-            (0 < self.top_p <= 1, "top_p must be in (0, 1]"),
-            (self.max_tokens is None or self.max_tokens >= 1, "max_tokens must be >= 1"),
-            (self.concurrency >= 1, "concurrency must be >= 1"),
-            (self.request_timeout > 0, "request_timeout must be > 0"),
-            (self.max_retries >= 0 and self.retry_backoff >= 0, "max_retries and retry_backoff must be >= 0"),
-            (self.batch_size >= 1, "batch_size must be >= 1"),
+            (DEVICE.fullmatch(self.device) is not None, f"device must be cpu | cuda | cuda:N, got {self.device!r}"),
             (self.dtype in ("float32", "bfloat16"), f"dtype must be float32 | bfloat16, got {self.dtype!r}"),
-        ]
-        for ok, msg in checks:
-            if not ok:
-                raise ConfigError(msg)
+        ])
 
     def require_run_fields(self) -> None:
         if not self.benchmark:

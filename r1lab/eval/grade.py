@@ -8,7 +8,9 @@ verifiers run in the calling thread (math-verify's timeouts need the main thread
 Bad input is a `UserError` naming the file and the 1-based line: a missing or unreadable file,
 bytes that are not UTF-8, a line that is not a JSON object, a row without the response or
 reference field (or with a non-string one), a reference the verifier rejects. Blank lines are
-skipped.
+skipped. The output is written to a temporary file and renamed over the target, and an existing
+target is replaced only if it is a graded file (its first row has `correct` and `extracted`):
+grading never overwrites anything else.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import json
 from pathlib import Path
 from typing import NamedTuple
 
-from r1lab.errors import UserError
+from r1lab.errors import UserError, writing
+from r1lab.models.machine import cores
 from r1lab.tasks.jsonl import read_rows
 from r1lab.verifiers import BATCH_VERIFIERS, REFERENCE_CHECKS, VERIFIERS, Grade, get_verifier
 
@@ -57,6 +60,22 @@ def _grade_all(path: Path, verifier: str, rows: list[tuple[int, dict]], response
     return grades
 
 
+def _check_output(out: Path) -> None:
+    """`out` may be written: absent, empty, or an earlier graded file (never anyone else's file)."""
+    if out.is_dir():
+        raise UserError(f"{out}: is a directory; --output takes a file name")
+    if not out.exists() or out.stat().st_size == 0:
+        return
+    with open(out, "rb") as f:
+        first = f.readline(1 << 20)
+    try:
+        row = json.loads(first)
+    except ValueError:
+        row = None
+    if not (isinstance(row, dict) and "correct" in row and "extracted" in row):
+        raise UserError(f"{out} exists and is not a graded file; refusing to overwrite it: choose another --output")
+
+
 def grade_file(file: str | Path, verifier: str, response_field: str = "response",
                reference_field: str = "answer", output: str | Path | None = None,
                workers: int | None = None) -> tuple[Summary, Path]:
@@ -67,14 +86,22 @@ def grade_file(file: str | Path, verifier: str, response_field: str = "response"
     out = Path(output) if output is not None else path.with_name(path.name.removesuffix(".jsonl") + ".graded.jsonl")
     if out.resolve() == path.resolve():
         raise UserError(f"{out}: the output would overwrite the input")
+    if workers is not None and not 0 <= workers <= cores():
+        raise UserError(f"--workers must be in [0, {cores()}] (the cores this machine gives; 0 = all), got {workers}")
+    _check_output(out)
     rows = read_rows(path, (response_field, reference_field))
     grades = _grade_all(path, verifier, rows, response_field, reference_field, workers)
+    text = "".join(json.dumps({**row, "correct": g.correct, "extracted": g.extracted}, ensure_ascii=False) + "\n"
+                   for (_, row), g in zip(rows, grades, strict=True))
+    tmp = out.with_name(f".{out.name}.tmp")
     try:
-        with open(out, "w", encoding="utf-8") as f:
-            for (_, row), g in zip(rows, grades, strict=True):
-                f.write(json.dumps({**row, "correct": g.correct, "extracted": g.extracted}, ensure_ascii=False) + "\n")
+        with writing(str(out)):
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(out)
     except OSError as e:
         raise UserError(f"{out}: cannot write ({e.strerror})") from None
+    finally:
+        tmp.unlink(missing_ok=True)
     correct = sum(g.correct is True for g in grades)
     unparseable = sum(g.correct is None for g in grades)
     return Summary(correct, len(grades) - correct - unparseable, unparseable, len(grades)), out

@@ -36,6 +36,7 @@ from r1lab.eval.metrics import ProblemStats, problem_stats, summarize
 from r1lab.eval.prompts import PromptRule, prompt_rule
 from r1lab.eval.store import CONFIG, RESULTS, EvalDir, read_results
 from r1lab.models.io import is_builtin
+from r1lab.models.machine import check_machine
 from r1lab.tasks.benchmarks import Benchmark, load_benchmark
 from r1lab.verifiers import BATCH_VERIFIERS, VERIFIERS, get_verifier, same_answer
 
@@ -73,6 +74,8 @@ def run_eval(cfg: EvalConfig, resume: bool = False, console: Console | None = No
 def _prepare(cfg: EvalConfig, resume: bool) -> tuple[EvalConfig, EvalDir, Benchmark, PromptRule]:
     """Every check that needs no model or server: the config, the directory, the benchmark."""
     cfg.require_run_fields()
+    if not cfg.endpoint:
+        check_machine(cfg.device, cfg.dtype, cfg.threads)  # a device or thread count this machine lacks
     store = EvalDir(cfg.output_dir, resume)
     bench = load_benchmark(cfg.benchmark, cfg.verifier, cfg.limit, cfg.seed, cfg.split)
     check_references(bench)

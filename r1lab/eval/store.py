@@ -15,12 +15,12 @@ ignored.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import yaml
 
 from r1lab.errors import UserError
+from r1lab.files import make_writable_dir, write_atomic
 
 SAMPLES, RESULTS, CONFIG = "samples.jsonl", "results.json", "config.yaml"
 
@@ -34,13 +34,7 @@ class EvalDir:
                             "or choose another --output-dir")
         if resume and not (self.path / CONFIG).is_file():
             raise UserError(f"{self.path}: nothing to resume (no {CONFIG})")
-        try:
-            self.path.mkdir(parents=True, exist_ok=True)
-            probe = self.path / ".write-test"
-            probe.write_text("ok")
-            probe.unlink()
-        except OSError as e:
-            raise UserError(f"output directory {self.path} is not writable: {e.strerror or e}") from None
+        make_writable_dir(self.path)
 
     def saved_config(self) -> dict:
         try:
@@ -52,7 +46,7 @@ class EvalDir:
         return data
 
     def save_config(self, values: dict) -> None:
-        _atomic_write(self.path / CONFIG, yaml.safe_dump(values, sort_keys=False))
+        write_atomic(self.path / CONFIG, yaml.safe_dump(values, sort_keys=False))
 
     def load_rows(self) -> dict[tuple[str, int], dict]:
         path = self.path / SAMPLES
@@ -82,7 +76,7 @@ class EvalDir:
             f.flush()
 
     def write_results(self, results: dict) -> None:
-        _atomic_write(self.path / RESULTS, json.dumps(results, indent=1, ensure_ascii=False) + "\n")
+        write_atomic(self.path / RESULTS, json.dumps(results, indent=1, ensure_ascii=False) + "\n")
 
 
 def read_results(path: str | Path) -> dict:
@@ -94,12 +88,3 @@ def read_results(path: str | Path) -> dict:
         return json.loads((path / RESULTS).read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise UserError(f"{path / RESULTS}: unreadable ({e})") from None
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.replace(path)

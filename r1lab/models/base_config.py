@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from r1lab.config import ConfigError, help_field
+from r1lab.config import SEED, check, help_field, require
+
+CONTEXT = 1024  # max_position_embeddings of the model `r1lab base` builds
+MIN_VOCAB = 261
 
 
 @dataclass
@@ -24,6 +27,10 @@ class BaseConfig:
     num_heads: int = help_field(4, "attention heads")
     num_kv_heads: int = help_field(2, "key/value heads (grouped-query attention)")
     intermediate_size: int = help_field(384, "SwiGLU hidden size")
+    arch: str = help_field("qwen2", "qwen2 (dense, the built-in base) | deepseek_v3 (Mixture-of-Experts with a shared "
+                                    "expert and multi-head latent attention)")
+    num_experts: int = help_field(8, "deepseek_v3: routed experts per MoE layer")
+    experts_per_token: int = help_field(2, "deepseek_v3: routed experts each token uses (top-k)")
     worked_fraction: float = help_field(0.3, "share of documents that show working before the answer")
     countdown_fraction: float = help_field(0.15, "share of problems that are Countdown")
     second_language_fraction: float = help_field(0.0, "share of worked solutions whose working is in a second "
@@ -38,11 +45,21 @@ class BaseConfig:
     threads: int = help_field(0, "torch threads (0 = all cores)")
 
     def __post_init__(self) -> None:  # complete when constructed: invalid values never exist
-        if self.hidden_size % self.num_heads or self.num_heads % self.num_kv_heads:
-            raise ConfigError("hidden_size must divide by num_heads, and num_heads by num_kv_heads")
-        if self.init_from and self.tokenizer_from:
-            raise ConfigError("init_from keeps that model's tokenizer: tokenizer_from is for a model from scratch")
-        if not 0 <= self.worked_fraction <= 1:
-            raise ConfigError(f"worked_fraction must be in [0, 1], got {self.worked_fraction}")
-        if not 0 <= self.second_language_fraction <= 1:
-            raise ConfigError(f"second_language_fraction must be in [0, 1], got {self.second_language_fraction}")
+        require(self, seed=SEED, steps=">= 1", stop_at=">= 0", batch_size=">= 1", seq_len=f"[1, {CONTEXT}]",
+                lr="> 0", warmup_steps=">= 0", weight_decay=">= 0", hidden_size=">= 1", num_layers=">= 1",
+                num_heads=">= 1", num_kv_heads=">= 1", intermediate_size=">= 1", worked_fraction="[0, 1]",
+                second_language_fraction="[0, 1]", countdown_fraction="[0, 1]", save_every=">= 0", threads=">= 0",
+                num_experts=">= 1")
+        check([
+            (not (self.init_from and self.tokenizer_from),
+             "init_from keeps that model's tokenizer: tokenizer_from is for a model from scratch"),
+            (self.vocab_size >= MIN_VOCAB,
+             f"vocab_size must be >= {MIN_VOCAB} (256 bytes and 5 special tokens), got {self.vocab_size}"),
+            (self.hidden_size % self.num_heads == 0 and self.num_heads % self.num_kv_heads == 0,
+             "hidden_size must divide by num_heads, and num_heads by num_kv_heads"),
+            (self.hidden_size // self.num_heads % 2 == 0,
+             f"hidden_size / num_heads (the head size, {self.hidden_size // self.num_heads}) must be even for RoPE"),
+            (self.arch in ("qwen2", "deepseek_v3"), f"arch must be qwen2 | deepseek_v3, got {self.arch!r}"),
+            (1 <= self.experts_per_token <= self.num_experts,
+             f"experts_per_token must be in [1, num_experts ({self.num_experts})], got {self.experts_per_token}"),
+        ])

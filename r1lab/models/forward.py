@@ -32,7 +32,9 @@ Choices:
 
 `supports(model)` is False for anything this file does not reproduce exactly (other
 architectures, non-default RoPE, sliding window, attention dropout, non-SiLU MLPs,
-wrapped/quantised Linear layers).
+wrapped/quantised Linear layers). A model sharded by FSDP2 (`fully_shard`) is supported only
+while it is unsharded (`unshard()`: plain tensors again); sharded, its weights are DTensors that
+only its own forward gathers, so callers take the HF path.
 """
 
 from __future__ import annotations
@@ -68,8 +70,8 @@ def layer_linears(layer: nn.Module) -> list[nn.Module]:
 def supports(model: nn.Module) -> bool:
     """True when our forward reproduces `model`'s HF forward exactly."""
     config = getattr(model, "config", None)
-    if config is None or type(model).__name__ not in SUPPORTED_CLASSES:
-        return False
+    if config is None or type(model).__name__.removeprefix("FSDP") not in SUPPORTED_CLASSES:
+        return False  # FSDP2's fully_shard turns <Class> into FSDP<Class>
     if getattr(config, "model_type", None) not in SUPPORTED_MODEL_TYPES:
         return False
     if getattr(config, "hidden_act", "silu") not in ("silu", "swish"):
@@ -90,7 +92,12 @@ def supports(model: nn.Module) -> bool:
         return False
     if type(base.embed_tokens) is not nn.Embedding:
         return False
-    return all(type(m) is nn.Linear for m in linears)
+    return all(type(m) is nn.Linear and not _sharded(m.weight) for m in linears)
+
+
+def _sharded(t: Tensor) -> bool:
+    """A DTensor (FSDP2's sharded parameter), without importing torch.distributed."""
+    return any(c.__name__ == "DTensor" for c in type(t).__mro__)
 
 
 # --------------------------------------------------------------------------- pieces

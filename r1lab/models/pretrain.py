@@ -6,6 +6,16 @@ windows of the document stream (documents separated by EOS; attention crosses do
 boundaries, as in ordinary packed pretraining, which also teaches the model to ignore long
 unrelated prefixes). The result is a standard Hugging Face model directory.
 
+`--arch deepseek_v3` builds the same-sized model of DeepSeek-V3's architecture instead (the one
+R1 was trained from), through transformers' `DeepseekV3ForCausalLM`, on the same corpus with the
+same tokenizer: multi-head latent attention (K/V compressed to a rank-hidden/4 latent, queries to
+hidden/2, 16 RoPE + 16 plain dimensions per head), the first layer a dense SwiGLU, the others
+Mixture-of-Experts: `num_experts` routed experts of width intermediate_size / 3, `experts_per_token`
+chosen per token by sigmoid scores, plus one always-on shared expert, so a token's MLP width is
+the dense one's when k = 2. Departures from DeepSeek-V3 at this size: no group-limited routing
+(one group), no multi-token prediction, and none of the routing bias updates that balance its
+experts without an auxiliary loss (`r1lab train` logs the balance). It is not shipped: build it.
+
 `tokenizer_from` builds a model from scratch on an existing model's tokenizer: the built-in
 `tiny-small` student is one (recipes/tiny-small.yaml), so that traces from a `tiny` teacher are
 the same token ids for it.
@@ -22,20 +32,40 @@ from typing import Callable
 import torch
 from transformers import Qwen2Config, Qwen2ForCausalLM
 
-from r1lab.models.base_config import BaseConfig
+from r1lab.models.base_config import CONTEXT, BaseConfig
 from r1lab.models.corpus import CorpusMix, documents
-from r1lab.models.io import load_tokenizer, save
+from r1lab.models.io import check_model_target, load, load_config, load_tokenizer, save
+from r1lab.models.machine import check_machine, check_memory
 from r1lab.models.tokenizer import corpus_tokenizer
 
 
-def model_config(cfg: BaseConfig, vocab_size: int, eos_id: int) -> Qwen2Config:
+def model_config(cfg: BaseConfig, vocab_size: int, eos_id: int):
+    if cfg.arch == "deepseek_v3":
+        from transformers import DeepseekV3Config
+        rope = 16  # per-head query/key dimensions with RoPE; as many without
+        return DeepseekV3Config(
+            vocab_size=vocab_size, hidden_size=cfg.hidden_size, intermediate_size=cfg.intermediate_size,
+            moe_intermediate_size=cfg.intermediate_size // 3, num_hidden_layers=cfg.num_layers,
+            num_attention_heads=cfg.num_heads, num_key_value_heads=cfg.num_heads, n_routed_experts=cfg.num_experts,
+            num_experts_per_tok=cfg.experts_per_token, n_shared_experts=1, first_k_dense_replace=1, n_group=1,
+            topk_group=1, kv_lora_rank=cfg.hidden_size // 4, q_lora_rank=cfg.hidden_size // 2, qk_rope_head_dim=rope,
+            head_dim=rope, qk_nope_head_dim=rope, v_head_dim=cfg.hidden_size // cfg.num_heads,
+            max_position_embeddings=1024, tie_word_embeddings=True, bos_token_id=eos_id, eos_token_id=eos_id,
+            pad_token_id=eos_id, torch_dtype="float32")
     return Qwen2Config(
         vocab_size=vocab_size, hidden_size=cfg.hidden_size, intermediate_size=cfg.intermediate_size,
         num_hidden_layers=cfg.num_layers, num_attention_heads=cfg.num_heads,
-        num_key_value_heads=cfg.num_kv_heads, max_position_embeddings=1024,
+        num_key_value_heads=cfg.num_kv_heads, max_position_embeddings=CONTEXT,
         tie_word_embeddings=True, bos_token_id=eos_id, eos_token_id=eos_id, pad_token_id=eos_id,
         torch_dtype="float32",
     )
+
+
+def _model_class(cfg: BaseConfig) -> type:
+    if cfg.arch == "deepseek_v3":
+        from transformers import DeepseekV3ForCausalLM  # imported here: the dense path never needs it
+        return DeepseekV3ForCausalLM
+    return Qwen2ForCausalLM
 
 
 def adamw_groups(params: list[torch.nn.Parameter], weight_decay: float,
@@ -59,28 +89,51 @@ def _batches(stream, batch_size: int, seq_len: int):
         yield torch.tensor(flat, dtype=torch.long).view(batch_size, seq_len + 1)  # (B, T+1)
 
 
+def memory(cfg: BaseConfig, vocab: int) -> dict[str, int]:
+    """Bytes a pretraining step needs at least, by part: fp32 logits, their log-softmax and gradient;
+    each layer's activations kept for the backward pass; weights, gradients and AdamW's two moments."""
+    tokens, h, i, layers = cfg.batch_size * cfg.seq_len, cfg.hidden_size, cfg.intermediate_size, cfg.num_layers
+    kv = h // cfg.num_heads * cfg.num_kv_heads
+    params = vocab * h + layers * (2 * h * h + 2 * h * kv + 3 * h * i)
+    return {"logits": tokens * vocab * 4 * 3, "activations": tokens * layers * (4 * h + 3 * i) * 4,
+            "weights and optimizer": params * 4 * 4}
+
+
+def preflight(cfg: BaseConfig) -> None:
+    """Everything that can be refused before any compute: the machine, memory, and where the model goes."""
+    check_machine(threads=cfg.threads)
+    vocab = cfg.vocab_size
+    if cfg.init_from:
+        config = load_config(cfg.init_from)
+        vocab = max(vocab, getattr(config, "vocab_size", 0) or 0)
+    check_memory(memory(cfg, vocab), "cpu", "lower batch_size or seq_len")
+    check_model_target(cfg.output_dir)
+    for step in range(cfg.save_every, _last(cfg), cfg.save_every or 1) if cfg.save_every else ():
+        check_model_target(_snapshot(cfg, step))
+
+
 def pretrain(cfg: BaseConfig, log: Callable[[str], None] = print, metrics: list[dict] | None = None) -> Path:
     """Train and save the model to cfg.output_dir; `metrics` (if given) gets {step, loss, lr} every 50 steps."""
+    preflight(cfg)
     torch.manual_seed(cfg.seed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     mix = CorpusMix(worked_fraction=cfg.worked_fraction, countdown_fraction=cfg.countdown_fraction,
                     second_language=cfg.second_language_fraction)
     if cfg.init_from:
-        from r1lab.models.io import load
         model, tok = load(cfg.init_from)
     else:
         tok = (load_tokenizer(cfg.tokenizer_from) if cfg.tokenizer_from else
                corpus_tokenizer(documents(cfg.seed + 1, mix), vocab_size=cfg.vocab_size))
-        model = Qwen2ForCausalLM(model_config(cfg, len(tok), tok.eos_token_id))
+        model = _model_class(cfg)(model_config(cfg, len(tok), tok.eos_token_id))
     n_params = sum(p.numel() for p in model.parameters())
-    log(f"tiny base: {n_params / 1e6:.2f}M parameters, vocab {len(tok)}")
+    log(f"tiny base ({type(model).__name__}): {n_params / 1e6:.2f}M parameters, vocab {len(tok)}")
     opt = torch.optim.AdamW(adamw_groups(list(model.parameters()), cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.95))
     batches = _batches(_token_stream(tok, documents(cfg.seed, mix), tok.eos_token_id),
                        cfg.batch_size, cfg.seq_len)
     model.train()
     t0 = time.time()
-    last = min(cfg.steps, cfg.stop_at) if cfg.stop_at else cfg.steps
+    last = _last(cfg)
     for step in range(1, last + 1):
         lr = _lr(cfg, step)
         for g in opt.param_groups:
@@ -98,8 +151,16 @@ def pretrain(cfg: BaseConfig, log: Callable[[str], None] = print, metrics: list[
             if metrics is not None:
                 metrics.append({"step": step, "loss": loss.item(), "lr": lr})
         if cfg.save_every and step % cfg.save_every == 0 and step < last:
-            save(model, tok, Path(f"{cfg.output_dir}-snapshots") / f"step-{step}")
+            save(model, tok, _snapshot(cfg, step))
     return save(model, tok, cfg.output_dir)
+
+
+def _last(cfg: BaseConfig) -> int:
+    return min(cfg.steps, cfg.stop_at) if cfg.stop_at else cfg.steps
+
+
+def _snapshot(cfg: BaseConfig, step: int) -> Path:
+    return Path(f"{cfg.output_dir}-snapshots") / f"step-{step}"
 
 
 def _lr(cfg: BaseConfig, step: int) -> float:

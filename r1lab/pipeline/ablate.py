@@ -36,10 +36,12 @@ from collections import Counter
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from r1lab.config import ConfigError, help_field, load
+from r1lab import config as C
+from r1lab.config import SEED, ConfigError, help_field, load, within
 from r1lab.errors import UserError
 from r1lab.eval.stats import mean_interval, paired_t_test
-from r1lab.runs import resume_config
+from r1lab.models.machine import check_machine
+from r1lab.runs import SAFE_TO_CHANGE, RunDir, has_progress, resume_config
 from r1lab.tasks import get_task
 from r1lab.train.config import GRPOConfig
 from r1lab.train.console import Console
@@ -83,11 +85,16 @@ class AblateConfig:
         if unknown:
             raise ConfigError(f"unknown algo {unknown[0]!r} in algos; presets: {', '.join(PRESETS)}")
         try:
-            self.seed_list()
+            seeds = self.seed_list()
         except ValueError:
             raise ConfigError(f"seeds must be comma-separated integers, got {self.seeds!r}") from None
-        if not self.algo_list() or not self.seed_list():
+        if not self.algo_list() or not seeds:
             raise ConfigError("algos and seeds must not be empty")
+        if len(set(seeds)) < len(seeds) or len(set(self.algo_list())) < len(self.algo_list()):
+            raise ConfigError(f"algos and seeds must not repeat, got algos {self.algos!r} and seeds {self.seeds!r}")
+        bad = next((s for s in seeds if not within(s, SEED)), None)
+        if bad is not None:
+            raise ConfigError(f"seeds must each be in {SEED}, got {bad}")
         for algo in self.algo_list():  # every run's config, before any compute
             self.train_config(algo, self.seed_list()[0], Path(self.output_dir))
 
@@ -109,22 +116,38 @@ def ablate(cfg: AblateConfig, console: Console | None = None) -> str:
         verifier = get_task(cfg.task).verifier
     except KeyError as e:
         raise UserError(str(e.args[0])) from None
+    runs = [(algo, seed, out / f"{algo}-seed{seed}") for algo in cfg.algo_list() for seed in cfg.seed_list()]
+    for algo, seed, d in runs:  # before any compute: never mix runs made with other settings
+        check_same_settings(d, cfg.train_config(algo, seed, d))
+    check_machine(threads=cfg.threads)
+    RunDir.check(out)
     rows = []
-    for algo in cfg.algo_list():
-        for seed in cfg.seed_list():
-            d = out / f"{algo}-seed{seed}"
-            console.rich.print(f"[bold]ablate[/] {algo} seed {seed} → {d}")
-            if (d / "summary.json").is_file():
-                summary = json.loads((d / "summary.json").read_text())
-            elif (d / "config.yaml").is_file():
-                summary = run(resume_config(GRPOConfig, d, {}), console, resume=True)
-            else:
-                summary = run(cfg.train_config(algo, seed, d), console)
-            rows.append(run_row(d, algo, seed, summary, verifier))
+    for algo, seed, d in runs:  # a run's own header names its directory
+        if (d / "summary.json").is_file():
+            console.rich.print(f"[bold]ablate[/] {algo} seed {seed}: finished, reusing {d}")
+            summary = json.loads((d / "summary.json").read_text())
+        elif has_progress(d):
+            summary = run(resume_config(GRPOConfig, d, {"threads": cfg.threads}), console, resume=True)
+        else:  # new, or a start that failed before its first step
+            summary = run(cfg.train_config(algo, seed, d), console)
+        rows.append(run_row(d, algo, seed, summary, verifier))
     table = markdown(rows)
     (out / "ablation.md").write_text(table + "\n", encoding="utf-8")
     console.rich.print(table, highlight=False)
     return table
+
+
+def check_same_settings(d: Path, want: GRPOConfig) -> None:
+    """A run directory this ablation would reuse or resume was made with the settings it asks for."""
+    if not has_progress(d):
+        return
+    saved = C.to_dict(load(GRPOConfig, d / "config.yaml")) if (d / "config.yaml").is_file() else {}
+    ignore = (SAFE_TO_CHANGE - {"max_steps"}) | {"output_dir"}  # how often to save or log changes no result
+    differ = [k for k, v in C.to_dict(want).items() if k not in ignore and saved.get(k) != v]
+    if differ:
+        k = differ[0]
+        raise UserError(f"{d} was made with {k} {saved.get(k)!r}, this ablation asks for {C.to_dict(want)[k]!r}: "
+                        "rerun with the same settings, use another --output-dir, or delete that run")
 
 
 # ---- one run ---------------------------------------------------------------------------------

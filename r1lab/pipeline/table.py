@@ -42,7 +42,34 @@ def markdown(state: dict, reference: str = "") -> str:
     base = state.get("base") or {}
     intro = (f"Every model on the same {base.get('problems', '?')} held-out problems, {base.get('k', '?')} samples "
              "each (temperature and top-p of the R1 protocol, R1-Zero template).")
-    return "\n".join([intro, "", *lines, "", *_data_table(state)])
+    verdicts = _verdicts(rows, reference, ref) if ref is not None else []
+    return "\n".join([intro, "", *lines, "", *verdicts, *_data_table(state)])
+
+
+def _verdicts(rows: list, reference: str, ref: dict) -> list[str]:
+    """DeepSeek-R1's targets for the last model against the reference (R1-Zero), said plainly:
+    language mixing at most half of the reference's, pass@1 no more than 5 points lower."""
+    names = [r[0] for r in rows]
+    later = rows[names.index(reference) + 1:]
+    if not later:
+        return []
+    name, last = later[-1][0], later[-1][2]
+    mix, ref_mix = last.get("language_mixing_rate"), ref.get("language_mixing_rate")
+    if mix is None or ref_mix is None:
+        said = f"language mixing: not measured for {name} or {reference} (no chain of thought with words)"
+    elif ref_mix == 0:
+        said = (f"language mixing: {reference} shows none ({_pct(ref_mix)}), so no later stage can lower or halve it: "
+                f"the mixing target cannot be tested on this run ({name}: {_pct(mix)})")
+    else:
+        ok = mix <= ref_mix / 2
+        said = (f"language mixing: {name} {_pct(mix)} against {reference}'s {_pct(ref_mix)}, "
+                f"{'at most' if ok else 'more than'} half: target {'met' if ok else 'NOT met'}")
+    acc, ref_acc = last.get("accuracy"), ref.get("accuracy")
+    if acc is None or ref_acc is None:
+        return [f"Targets: {said}.", ""]
+    ok = 100 * (acc - ref_acc) >= -5
+    return [f"Targets: {said}; pass@1 strict: {name} {_delta(acc, ref_acc)} points against {reference}, "
+            f"{'within' if ok else 'more than'} 5 points: target {'met' if ok else 'NOT met'}.", ""]
 
 
 def _what(s: dict) -> str:

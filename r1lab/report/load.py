@@ -2,7 +2,8 @@
 
 A run killed mid-write leaves a half-written last line in metrics.jsonl (or a damaged line
 anywhere, after a disk error): such a line is skipped with a warning that names the file and the
-line number, and the report is drawn from the rest. A run that never finished has no
+line number, and the report is drawn from the rest; so is a row whose step is not an integer,
+and a value that is not a number is drawn as a gap. A run that never finished has no
 summary.json: the report then shows the training curves only. A directory with no complete
 metrics line at all has nothing to report: that is a one-line user error.
 """
@@ -67,16 +68,33 @@ def load_run(path: str | Path, name: str | None = None) -> RunData:
     if not path.is_dir():
         raise UserError(f"{path}: no such run directory")
     warnings: list[str] = []
-    metrics = read_jsonl(path / "metrics.jsonl", warnings)
+    metrics = _steps(read_jsonl(path / "metrics.jsonl", warnings), path / "metrics.jsonl", warnings)
     if not metrics:
         raise UserError(f"{path}: no metrics to report (metrics.jsonl is missing or holds no complete line)")
-    metrics.sort(key=lambda r: r.get("step", 0) if isinstance(r.get("step"), int) else 0)
+    metrics.sort(key=lambda r: r["step"])
     samples: dict[str, list[dict]] = {"base": [], "train": [], "final": []}
     for row in read_jsonl(path / "samples.jsonl", warnings):
         samples.setdefault(str(row.get("phase")), []).append(row)
     return RunData(path=path, name=name or path.name, metrics=metrics, summary=_json(path / "summary.json", warnings),
                    config=_yaml(path / "config.yaml", warnings), samples=samples,
                    aha=read_jsonl(path / "aha.jsonl", warnings), warnings=warnings)
+
+
+def _steps(rows: list[dict], path: Path, warnings: list[str]) -> list[dict]:
+    """The metrics rows with an integer step; values that are not numbers, strings or null become
+    null (a gap), with one warning per file."""
+    kept, odd = [], 0
+    for i, row in enumerate(rows, 1):
+        step = row.get("step", i)
+        if isinstance(step, bool) or not isinstance(step, int):
+            warnings.append(f"{path}: a row whose step is {step!r}, not an integer, skipped")
+            continue
+        clean = {k: v if v is None or isinstance(v, (int, float, str)) else None for k, v in row.items()}
+        odd += clean != row
+        kept.append(dict(clean, step=step))
+    if odd:
+        warnings.append(f"{path}: {odd} row(s) with values that are not numbers, drawn as gaps")
+    return kept
 
 
 def load_runs(paths: list[str | Path]) -> list[RunData]:
@@ -95,6 +113,9 @@ def _json(path: Path, warnings: list[str]) -> dict | None:
     except json.JSONDecodeError as e:
         warnings.append(f"{path}: not valid JSON ({e.msg}, line {e.lineno}), ignored")
         return None
+    except (ValueError, RecursionError):  # not UTF-8, or nested too deeply
+        warnings.append(f"{path}: not readable JSON, ignored")
+        return None
     return data if isinstance(data, dict) else None
 
 
@@ -103,7 +124,7 @@ def _yaml(path: Path, warnings: list[str]) -> dict:
         return {}
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError, RecursionError):
         warnings.append(f"{path}: not valid YAML, ignored")
         return {}
     return data if isinstance(data, dict) else {}

@@ -22,6 +22,13 @@ by inverse CDF (one uniform per row). Draws come from the caller's `torch.Genera
 rollouts are reproducible. If the generator lives on another device than the model (CPU
 generator, GPU model), a device generator is seeded from it once per call.
 
+Per-prompt seeds (`seeds=`, what the trainer passes): the lean path then draws row r's uniform for
+token t from a table filled per prompt by that prompt's own generator, so a row's samples depend
+only on its prompt, its seed and the model, not on which other prompts share the batch. That makes
+a data-parallel rollout (each rank its shard of the prompts) sample exactly the rows one process
+would. The HF fallback seeds `generate` once from the first seed: reproducible, but its rows
+depend on the batch they share.
+
 Row i*G + j of the result is sample j of prompt i.
 """
 
@@ -57,37 +64,41 @@ class Rollout(NamedTuple):
     completion_mask: Tensor  # (N, T) bool, True on generated tokens incl. the final stop token
     lengths: Tensor  # (N,) long
     truncated: Tensor  # (N,) bool: hit max_new_tokens without a stop
-    engine: str  # "lean" or "hf-generate"
+    engine: str  # "lean", "hf-generate" or "vllm"
+    logprobs: Tensor | None = None  # (N, T) float: the sampler's own log-probs (vllm), 0 where masked
 
 
 # --------------------------------------------------------------------------- sampling
 
 
-def sample_next(logits: Tensor, temperature: float, top_p: float, generator: torch.Generator | None = None) -> Tensor:
+def sample_next(logits: Tensor, temperature: float, top_p: float, generator: torch.Generator | None = None,
+                u: Tensor | None = None) -> Tensor:
     """Draw one token per row. logits (B, V) -> (B,) long.
 
     Inverse-CDF draw: one uniform per row against the cumulative (nucleus) distribution, a
-    handful of cheap ops where `torch.multinomial` draws B x V exponentials."""
+    handful of cheap ops where `torch.multinomial` draws B x V exponentials. `u` (B, 1) in
+    [0, 1): use these uniforms instead of drawing from `generator`."""
     if temperature <= 0.0:
         return logits.argmax(-1)  # (B,)
     scaled = logits.float()
     if temperature != 1.0:
         scaled = scaled / temperature  # (B, V)
     if top_p >= 1.0:
-        return _inverse_cdf(torch.softmax(scaled, dim=-1), generator)  # (B,)
+        return _inverse_cdf(torch.softmax(scaled, dim=-1), generator, u)  # (B,)
     sorted_logits, order = scaled.sort(dim=-1, descending=True)  # (B, V)
     probs = torch.softmax(sorted_logits, dim=-1)  # (B, V)
     mass_before = probs.cumsum(-1) - probs  # (B, V): mass of strictly higher-ranked tokens
     outside = mass_before >= top_p  # (B, V)
     outside[:, 0] = False
-    choice = _inverse_cdf(probs.masked_fill_(outside, 0.0), generator)  # (B,)
+    choice = _inverse_cdf(probs.masked_fill_(outside, 0.0), generator, u)  # (B,)
     return order.gather(-1, choice[:, None]).squeeze(1)  # (B,)
 
 
-def _inverse_cdf(probs: Tensor, generator: torch.Generator | None) -> Tensor:
+def _inverse_cdf(probs: Tensor, generator: torch.Generator | None, u: Tensor | None = None) -> Tensor:
     """probs (B, V) >= 0, unnormalised -> (B,) index i with probability probs[i] / sum(probs)."""
-    u = torch.rand((probs.shape[0], 1), generator=generator, device=probs.device, dtype=probs.dtype)  # (B, 1)
-    return inverse_cdf_at(probs, u)
+    if u is None:
+        u = torch.rand((probs.shape[0], 1), generator=generator, device=probs.device, dtype=probs.dtype)  # (B, 1)
+    return inverse_cdf_at(probs, u.to(probs.dtype))
 
 
 def inverse_cdf_at(probs: Tensor, u: Tensor) -> Tensor:
@@ -100,6 +111,12 @@ def inverse_cdf_at(probs: Tensor, u: Tensor) -> Tensor:
     total = cdf[:, -1:]  # (B, 1)
     point = torch.minimum(u * total, torch.nextafter(total, torch.zeros_like(total)))  # (B, 1), < total
     return torch.searchsorted(cdf, point, right=True).squeeze(1).clamp_(max=probs.shape[-1] - 1)  # (B,)
+
+
+def row_uniforms(seeds: Sequence[int], group: int, steps: int, device: torch.device) -> Tensor:
+    """(P*G, steps) uniforms: rows i*G..i*G+G-1 drawn by prompt i's own generator, seeded seeds[i]."""
+    rows = [torch.rand((group, steps), generator=torch.Generator().manual_seed(int(s))) for s in seeds]
+    return torch.cat(rows).to(device)  # (N, M)
 
 
 def _device_generator(generator: torch.Generator | None, device: torch.device) -> torch.Generator | None:
@@ -178,9 +195,14 @@ class _StopTracker:
         return self.hist[:, self.k - 1:]  # (N, M)
 
 
+def _drawn(uniforms: Tensor | None, live: Tensor, t: int) -> Tensor | None:
+    """The live rows' uniforms for token t (A, 1), or None: draw from the generator."""
+    return None if uniforms is None else uniforms[live, t, None]
+
+
 def _lean_generate(
     model: nn.Module, prompts: list[list[int]], group: int, params: SamplingParams,
-    eos: Tensor, pad_id: int, generator: torch.Generator | None,
+    eos: Tensor, pad_id: int, generator: torch.Generator | None, uniforms: Tensor | None = None,
 ) -> Rollout:
     device = model.lm_head.weight.device
     n, m = len(prompts) * group, params.max_new_tokens
@@ -195,7 +217,8 @@ def _lean_generate(
     del kvs
     live = torch.arange(n, device=device)  # (A,) original row of each live row
     pos = pmask.long().sum(-1).repeat_interleave(group)  # (A,) RoPE position of the next token
-    tok = sample_next(logits.repeat_interleave(group, dim=0), params.temperature, params.top_p, generator)  # (A,)
+    tok = sample_next(logits.repeat_interleave(group, dim=0), params.temperature, params.top_p, generator,
+                      _drawn(uniforms, live, 0))  # (A,)
     for t in range(m):
         done = stops.push(live, tok, t)  # (A,)
         if t == m - 1:
@@ -210,7 +233,7 @@ def _lean_generate(
             cache.compact(keep)
         logits = dec.decode_step(model, cache, tok, pos)  # (A, V)
         pos = pos + 1
-        tok = sample_next(logits, params.temperature, params.top_p, generator)  # (A,)
+        tok = sample_next(logits, params.temperature, params.top_p, generator, _drawn(uniforms, live, t + 1))  # (A,)
     return _finish(prompts, group, stops.tokens(), stops.lengths, stops.stopped, pad_id, "lean")
 
 
@@ -294,14 +317,20 @@ def _log_once(engine: str) -> None:
 def generate(
     model: nn.Module, prompts: list[list[int]], group_size: int, params: SamplingParams, *,
     eos_token_id: int | Sequence[int], pad_token_id: int, generator: torch.Generator | None = None,
+    seeds: Sequence[int] | None = None,
 ) -> Rollout:
     """Sample `group_size` completions per prompt; see the module docstring for the paths.
 
     Runs under `torch.inference_mode()`; the returned tensors are ordinary tensors (on the
     model's device) that may be fed to autograd code. A list of eos ids is also accepted.
+    `seeds` (one per prompt) replaces `generator`: see "Per-prompt seeds" above.
     """
     if group_size < 1:
         raise ValueError("group_size must be >= 1")
+    if seeds is not None:
+        if len(seeds) != len(prompts):
+            raise ValueError(f"{len(seeds)} seeds for {len(prompts)} prompts")
+        generator = torch.Generator().manual_seed(int(seeds[0])) if seeds else None
     lean = fw.supports(model)
     engine = "lean" if lean else "hf-generate"
     _log_once(engine)
@@ -310,9 +339,26 @@ def generate(
     gen = _device_generator(generator, device)
     with torch.inference_mode():
         if lean:
-            out = _lean_generate(model, prompts, group_size, params, eos, pad_token_id, gen)
+            uniforms = None if seeds is None else row_uniforms(seeds, group_size, params.max_new_tokens, device)
+            out = _lean_generate(model, prompts, group_size, params, eos, pad_token_id, gen, uniforms)
         else:
             out = _hf_generate(model, prompts, group_size, params, eos, pad_token_id, generator)
     # plain (non-inference) tensors, so the trainer can use them under autograd
     fields = ("completion_ids", "completion_mask", "lengths", "truncated")
     return out._replace(**{f: getattr(out, f).clone() for f in fields})
+
+
+class LocalEngine:
+    """r1lab's own engine as a rollout backend (the interface rollout/vllm.py's VLLMEngine shares):
+    `generate` with per-prompt seeds, and `sync` after an optimizer step, a no-op here because
+    the engine reads the policy's own weights."""
+
+    name = "lean"
+
+    def generate(self, model: nn.Module, prompts: list[list[int]], group_size: int, params: SamplingParams, *,
+                 eos_token_id: int | Sequence[int], pad_token_id: int, seeds: Sequence[int]) -> Rollout:
+        return generate(model, prompts, group_size, params, eos_token_id=eos_token_id, pad_token_id=pad_token_id,
+                        seeds=seeds)
+
+    def sync(self, model: nn.Module) -> None:
+        pass

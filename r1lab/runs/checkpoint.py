@@ -20,12 +20,14 @@ global generators, in a form `torch.load(weights_only=True)` accepts.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
 import os
 import random
 import re
+import resource
 import shutil
 import tempfile
 from pathlib import Path
@@ -34,10 +36,11 @@ from typing import Callable
 import numpy as np
 import torch
 
-from r1lab.errors import UserError
+from r1lab.errors import UserError, no_room, writing
 
 log = logging.getLogger("r1lab.checkpoint")
 MANIFEST = "manifest.json"
+RUN_CONFIG = "run_config.yaml"  # the config a checkpoint's run trained with (written by the trainer)
 _STEP = re.compile(r"step-(\d+)")
 
 
@@ -50,8 +53,12 @@ class Checkpoints:
 
     def save(self, step: int, write: Callable[[Path], None]) -> Path:
         """Write checkpoint `step` atomically through `write(tmp_dir)`; keep the newest `keep`."""
-        self.root.mkdir(parents=True, exist_ok=True)
         final = self.path(step)
+        with writing(f"checkpoint {final}", "the earlier checkpoints are intact: free some space, then resume"):
+            return self._save(step, final, write)
+
+    def _save(self, step: int, final: Path, write: Callable[[Path], None]) -> Path:
+        self.root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.partial-", dir=self.root))
         try:
             write(tmp)
@@ -67,6 +74,11 @@ class Checkpoints:
                 shutil.rmtree(final)
             tmp.rename(final)
             _fsync(self.root)
+        except Exception as e:
+            full = None if no_room(e) else _out_of_room(tmp)
+            if full is not None:  # torch.save reports a failed write as "unexpected pos": say why it failed
+                raise OSError(full, os.strerror(full)) from e
+            raise
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -148,6 +160,15 @@ def set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _out_of_room(tmp: Path) -> int | None:
+    """EFBIG if a file in `tmp` reached the process's file-size limit, ENOSPC if the disk is (nearly) full."""
+    soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    sizes = [p.stat().st_size for p in tmp.rglob("*") if p.is_file()] if tmp.exists() else []
+    if soft != resource.RLIM_INFINITY and sizes and max(sizes) >= soft:
+        return errno.EFBIG
+    return errno.ENOSPC if shutil.disk_usage(tmp.parent).free < 2**20 else None
 
 
 def _sha256(path: Path) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from r1lab.config import save as save_config
-from r1lab.runs.checkpoint import Checkpoints, rng_state, set_rng_state
+from r1lab.runs.checkpoint import RUN_CONFIG, Checkpoints, rng_state, set_rng_state
 from r1lab.runs.rundir import RunDir
 
 
@@ -29,7 +29,7 @@ def open_run(output_dir: str | Path, keep: int, resume: bool) -> tuple[RunDir, C
 
 def write_run_state(out: Path, data_position: int, cfg) -> None:
     torch.save({"rng": rng_state(), "data_position": data_position}, out / "state.pt")
-    save_config(cfg, out / "run_config.yaml")  # the run's config as it was when this was written
+    save_config(cfg, out / RUN_CONFIG)  # the run's config as it was when this was written
 
 
 def read_run_state(checkpoint: Path) -> int:

@@ -14,6 +14,7 @@ import importlib
 import sys
 from typing import TextIO
 
+from r1lab.models.machine import check_threads
 from r1lab.rollout.scheduler import GenRequest, Scheduler
 from r1lab.serve.config import ChatConfig
 from r1lab.serve.server import load_scheduler
@@ -98,6 +99,7 @@ def chat(cfg: ChatConfig, out: TextIO = sys.stdout) -> None:
         importlib.import_module("readline")  # line editing and history for input()
     except ImportError:
         pass
+    check_threads(cfg.threads)
     set_threads(cfg.threads)
     scheduler, tokenizer = load_scheduler(cfg.model, cfg.dtype, cfg.device, max_rows=1)
     session = ChatSession(cfg, scheduler.start(), tokenizer, out)

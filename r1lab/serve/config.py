@@ -4,13 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from r1lab.config import ConfigError, help_field
-
-
-def _check(rules) -> None:
-    for ok, message in rules:
-        if not ok:
-            raise ConfigError(message)
+from r1lab.config import DEVICE, SEED, check, help_field, require
 
 
 @dataclass
@@ -26,11 +20,9 @@ class ChatConfig:
     dtype: str = help_field("float32", "model dtype: float32 | bfloat16")
 
     def __post_init__(self) -> None:
-        _check([
-            (0.0 <= self.temperature <= 2.0, f"temperature must be in [0, 2], got {self.temperature}"),
-            (0.0 < self.top_p <= 1.0, f"top_p must be in (0, 1], got {self.top_p}"),
-            (self.max_tokens >= 1, f"max_tokens must be >= 1, got {self.max_tokens}"),
-            (self.threads >= 0, f"threads must be >= 0, got {self.threads}"),
+        require(self, temperature="[0, 2]", top_p="(0, 1]", max_tokens=">= 1", seed=SEED, threads=">= 0")
+        check([
+            (DEVICE.fullmatch(self.device) is not None, f"device must be cpu | cuda | cuda:N, got {self.device!r}"),
             (self.dtype in ("float32", "bfloat16"), f"dtype must be float32 | bfloat16, got {self.dtype!r}"),
         ])
 
@@ -55,14 +47,10 @@ class ServeConfig:
     dtype: str = help_field("float32", "model dtype: float32 | bfloat16")
 
     def __post_init__(self) -> None:
-        _check([
-            (0 <= self.port <= 65535, f"port must be in [0, 65535], got {self.port}"),
-            (self.max_rows >= 1, f"max_rows must be >= 1, got {self.max_rows}"),
+        require(self, port="[0, 65535]", max_rows=">= 1", max_model_len=">= 0", max_tokens=">= 0",
+                max_concurrent=">= 1", max_body_bytes=">= 1024", body_timeout="> 0", threads=">= 0")
+        check([
             (1 <= self.max_n <= self.max_rows, f"max_n must be in [1, max_rows={self.max_rows}], got {self.max_n}"),
-            (self.max_model_len >= 0 and self.max_tokens >= 0, "max_model_len and max_tokens must be >= 0"),
-            (self.max_concurrent >= 1, f"max_concurrent must be >= 1, got {self.max_concurrent}"),
-            (self.max_body_bytes >= 1024, f"max_body_bytes must be >= 1024, got {self.max_body_bytes}"),
-            (self.body_timeout > 0, f"body_timeout must be > 0, got {self.body_timeout}"),
-            (self.threads >= 0, f"threads must be >= 0, got {self.threads}"),
+            (DEVICE.fullmatch(self.device) is not None, f"device must be cpu | cuda | cuda:N, got {self.device!r}"),
             (self.dtype in ("float32", "bfloat16"), f"dtype must be float32 | bfloat16, got {self.dtype!r}"),
         ])

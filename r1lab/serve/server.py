@@ -14,22 +14,32 @@ import torch
 
 from r1lab.errors import UserError
 from r1lab.models import io
+from r1lab.models.machine import check_device, check_dtype, check_memory, check_threads
 from r1lab.rollout.scheduler import Scheduler
 from r1lab.serve.app import create_app
 from r1lab.serve.config import ServeConfig
 from r1lab.train.grpo import set_threads
+from r1lab.train.memory import ModelShape
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 
 def load_scheduler(model_name: str, dtype: str, device: str, max_rows: int = 64, max_model_len: int = 0):
-    """(scheduler, tokenizer) for a model, or a UserError naming what is wrong with it."""
+    """(scheduler, tokenizer) for a model, or a UserError naming what is wrong with it (the KV
+    cache that cannot fit in memory included, before it is allocated)."""
+    check_device(device)
+    check_dtype(dtype, device)
     model, tokenizer = io.load(model_name, DTYPES[dtype], device)
     if not getattr(tokenizer, "chat_template", None):
         raise UserError(f"model {model_name}: its tokenizer has no chat template")
     context = int(model.config.max_position_embeddings)
     if max_model_len > context:
         raise UserError(f"max_model_len {max_model_len} exceeds model {model_name}'s context of {context} tokens")
+    shape = ModelShape.of(model)
+    if shape is not None:
+        kv = shape.layers * max_rows * shape.kv_heads * (max_model_len or context) * shape.head_dim * 2
+        check_memory({"KV cache": kv * torch.finfo(DTYPES[dtype]).bits // 8}, device, "lower --max-rows or "
+                     "--max-model-len")
     try:
         return Scheduler(model, tokenizer, max_rows, max_model_len or None), tokenizer
     except ValueError as e:
@@ -65,6 +75,7 @@ def url_of(sock: socket.socket) -> str:
 def serve(cfg: ServeConfig) -> None:
     import uvicorn
 
+    check_threads(cfg.threads)
     set_threads(cfg.threads)
     sock = bind(cfg.host, cfg.port)  # a busy port is an error before the model is loaded
     app = build_app(cfg)

@@ -1,8 +1,10 @@
 """JSONL files: the one reader every command uses, and a training task made from a file.
 
 `read_rows` validates a file up front and names the file and 1-based line of the first problem:
-a missing or unreadable file, bytes that are not UTF-8, a line that is not a JSON object, a row
-without a required field, or with one that is not a string or is empty. Blank lines are skipped.
+a missing or unreadable file, bytes that are not UTF-8, a line that is not a JSON object (or is
+nested too deeply to parse), a string holding a lone surrogate escape such as "\\ud800" (valid
+JSON, but not text that can be written back or tokenized), a row without a required field, or
+with one that is not a string or is empty. Blank lines are skipped.
 
 `JsonlTask` turns rows of {"question": ..., "answer": ...} into a task for `r1lab train --task
 FILE.jsonl --verifier math`. Its train/test split is the same hash split as the built-in tasks
@@ -41,8 +43,13 @@ def read_rows(path: str | Path, fields: tuple[str, ...], allow_empty: bool = Tru
             continue
         try:
             row = json.loads(text)
+            surrogate = "\\u" in text and _has_surrogate(row)
         except json.JSONDecodeError as e:
             raise UserError(f"{path}:{n}: malformed JSON ({e.msg}, column {e.colno})") from None
+        except RecursionError:
+            raise UserError(f"{path}:{n}: malformed JSON (nested too deeply)") from None
+        if surrogate:
+            raise UserError(f"{path}:{n}: a string holds a lone surrogate escape (\\ud800-\\udfff), which is not text")
         if not isinstance(row, dict):
             raise UserError(f"{path}:{n}: expected a JSON object, got {type(row).__name__}")
         for f in fields:
@@ -54,6 +61,17 @@ def read_rows(path: str | Path, fields: tuple[str, ...], allow_empty: bool = Tru
                 raise UserError(f"{path}:{n}: field {f!r} is empty")
         rows.append((n, row))
     return rows
+
+
+def _has_surrogate(value) -> bool:
+    """Any string in a parsed JSON value holds a lone surrogate (JSON allows the escape; UTF-8 cannot hold it)."""
+    if isinstance(value, str):
+        return any("\ud800" <= c <= "\udfff" for c in value)
+    if isinstance(value, dict):
+        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_surrogate(v) for v in value)
+    return False
 
 
 class JsonlTask:
@@ -71,6 +89,7 @@ class JsonlTask:
             if q not in seen:
                 seen.add(q)
                 self._split[split_of(q)].append(Problem(q, row["answer"].strip(), self.name))
+        self.questions = sorted(seen)  # every distinct question (the trainer measures the longest prompt)
         for split, probs in self._split.items():
             if not probs:
                 raise UserError(f"{self.path}: no {split} problems after the hash split "

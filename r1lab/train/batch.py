@@ -72,13 +72,16 @@ def merge(batches: list[Batch], picks: list[tuple[int, int]], pad_id: int) -> Ba
         return torch.cat(parts)  # (P*G, ...)
 
     ro0 = batches[0].rollout
+    sampled = all(b.rollout.logprobs is not None for b in batches)  # the sampler's log-probs (vllm)
     rollout = Rollout(
         prompt_ids=[batches[b].rollout.prompt_ids[i] for b, i in picks], group_size=G,
         completion_ids=rows(lambda x: x.rollout.completion_ids, pad_id),
         completion_mask=rows(lambda x: x.rollout.completion_mask, False),
         lengths=rows(lambda x: x.rollout.lengths, 0), truncated=rows(lambda x: x.rollout.truncated, False),
-        engine=ro0.engine)
+        engine=ro0.engine, logprobs=rows(lambda x: x.rollout.logprobs, 0.0) if sampled else None)
     texts = [batches[b].texts[i * G + j] for b, i in picks for j in range(G)]
+    parts = {k: rows(lambda x, k=k: x.reward_parts[k], 0.0) for k in batches[0].reward_parts
+             if all(k in b.reward_parts for b in batches)}
     return Batch(rollout, [batches[b].problems[i] for b, i in picks], texts,
                  rows(lambda x: x.rewards, 0.0), rows(lambda x: x.accuracy, 0.0), rows(lambda x: x.format, 0.0),
-                 sum(b.reward_failures for b in batches))
+                 sum(b.reward_failures for b in batches), reward_parts=parts)

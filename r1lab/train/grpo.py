@@ -30,6 +30,16 @@ policy; it never enters the loss. It is null on the steps in between, never 0 fo
 that copy until its first refresh; after it, and always with β = 0, the copy is one more model in
 memory (negligible here; for a large model set `kl_every 0`, which keeps no copy).
 
+Several processes (`torchrun`, r1lab/train/dist.py): the step runs on the global batch on every
+rank; `rollout` generates this rank's share of the questions and gathers the shards, `update`
+trains on this rank's share of each minibatch with the whole minibatch's loss normaliser, and its
+metrics are reduced over ranks. Sampling uses one seed per question drawn from the run's generator,
+so any number of ranks samples the rows one process samples.
+Rollout backends (`--rollout`): r1lab's engine, or colocated vLLM (rollout/vllm.py), whose own
+sampling log-probs correct the update by truncated importance sampling (algos/tis.py).
+Mixture-of-Experts policies (DeepSeek-V3 architecture) train through the HF forward; their
+router load balance is logged per step (models/moe.py).
+
 Defaults, and where they depart from the paper for a 1M-parameter model on 2 CPU cores:
 G = 8 (paper 16), 8 questions per step (paper 32), lr 2e-4 (paper 3e-6: tiny models need
 larger steps), ε = 0.2 (paper's R1-Zero: 10), β = 0.04 (DeepSeekMath; R1 uses 0.001), reference
@@ -43,28 +53,28 @@ reward to win (same seed: format 0.99).
 
 from __future__ import annotations
 
-import copy
+import contextlib
 import os
 import time
 from pathlib import Path
 from typing import Callable
 
 import torch
-from safetensors.torch import load_model as load_safetensors
-from safetensors.torch import save_model as save_safetensors
 
-from r1lab.algos import kl_k3, overlong_penalty
+from r1lab.algos import kl_k3, overlong_penalty, truncated_is_weights
 from r1lab.errors import UserError
-from r1lab.models.io import write_pretrained
-from r1lab.rollout.engine import Rollout, SamplingParams, generate
+from r1lab.models import forward as fw
+from r1lab.models import moe
+from r1lab.rollout.engine import LocalEngine, Rollout, SamplingParams
 from r1lab.rollout.text import decode_completions, encode_prompts, stop_sequences
 from r1lab.tasks import Problem, r1_zero_prompt
 from r1lab.train.batch import Batch, refill
 from r1lab.train.behaviour import step_behaviour
 from r1lab.train.config import GRPOConfig
-from r1lab.train.logprobs import completion_logprobs
+from r1lab.train.dist import Dist
+from r1lab.train.logprobs import completion_logprobs, hf_token_mask
 from r1lab.train.optim import PolicyOptimizer
-from r1lab.train.presets import AGGREGATIONS, PRESETS
+from r1lab.train.presets import AGGREGATIONS, PRESETS, global_normaliser
 from r1lab.verifiers.format import FORMATS
 from r1lab.verifiers.language import detect_language, language_reward
 from r1lab.verifiers.rewards import RewardGuard, column_reward, load_reward_fn, rule_rewards
@@ -77,33 +87,47 @@ class TrainingStopped(UserError):
 class GRPO:
     """Owns the policy, the reference and the optimizer; `step()` runs one GRPO step."""
 
-    def __init__(self, cfg: GRPOConfig, model, tokenizer, verifier: str):
+    def __init__(self, cfg: GRPOConfig, model, tokenizer, verifier: str, dist: Dist | None = None, engine=None):
+        self.dist = dist or Dist(device=next(model.parameters()).device)
+        model = self.dist.prepare(model, getattr(torch, cfg.dtype))  # FSDP: sharded in place; else as it is
         self.cfg, self.model, self.tok, self.verifier = cfg, model, tokenizer, verifier
-        self.ref = _frozen_copy(model) if cfg.beta > 0 else None
+        self.ref = self.dist.frozen_copy(model) if cfg.beta > 0 else None
         # the initial policy, for kl_init: the reference itself until its first refresh
-        self.init = None if not cfg.kl_every else self.ref if self.ref is not None else _frozen_copy(model)
+        self.init = None if not cfg.kl_every else self.ref if self.ref is not None else self.dist.frozen_copy(model)
         preset = PRESETS[cfg.algo]  # chosen once: the loss below calls functions, never names
         self.advantages, self.policy_loss = preset.advantages, preset.policy_loss
         self.aggregate = AGGREGATIONS[preset.aggregation](cfg.max_new_tokens)
+        self.normaliser = global_normaliser(preset.aggregation)  # the whole minibatch's count, over all ranks
+        if cfg.activation_checkpointing and not fw.supports(model):
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        self.scorer = self.dist.scorer(model)  # the training forward (through DDP when distributed)
+        self.engine = engine or LocalEngine()  # the rollout backend
+        self.routers = moe.RouterStats(model) if moe.is_moe(model) else None
         self.opt = PolicyOptimizer(model, cfg.lr, cfg.weight_decay, cfg.warmup_steps)  # fp32 master weights if half
         self.params = SamplingParams(temperature=cfg.temperature, top_p=cfg.top_p,
                                      max_new_tokens=cfg.max_new_tokens,
                                      stop_sequences=stop_sequences(tokenizer))
-        self.gen = torch.Generator().manual_seed(cfg.seed)
-        self.extra_reward = load_reward_fn(cfg.reward_fn) if cfg.reward_fn else None
+        self.gen = torch.Generator().manual_seed(cfg.seed)  # global: the same on every rank
+        self.extra_reward = load_reward_fn(cfg.reward_fn, cfg.reward_timeout) if cfg.reward_fn else None
         self.guard = RewardGuard()  # this run's reward calls: failures cost a sample, the first few are logged
         self.steps_done = 0
         self.nonfinite_streak = 0  # updates skipped in a row for a non-finite loss or gradient
 
     # ---- rollout and rewards -------------------------------------------------------------
     def rollout(self, problems: list[Problem]) -> Batch:
+        """The global batch for `problems`: this rank rolls out and scores its share, then the
+        shares are gathered (one process: all of them, nothing to gather)."""
         cfg = self.cfg
+        seeds = torch.randint(0, 2**62, (len(problems),), generator=self.gen).tolist()  # one per question
+        mine = self.dist.share(slice(0, len(problems)))
+        problems, seeds = problems[mine], seeds[mine]
         prompts = encode_prompts(self.tok, [r1_zero_prompt(p.question) for p in problems])
         self.model.eval()
         try:
-            ro = generate(self.model, prompts, cfg.group_size, self.params,
-                          eos_token_id=self.tok.eos_token_id, pad_token_id=self.tok.pad_token_id,
-                          generator=self.gen)
+            with self.dist.full_weights(self.model):
+                ro = self.engine.generate(self.model, prompts, cfg.group_size, self.params,
+                                          eos_token_id=self.tok.eos_token_id, pad_token_id=self.tok.pad_token_id,
+                                          seeds=seeds)
         except RuntimeError:
             if self._finite_logits(prompts[0]):
                 raise  # not divergence: a bug, keep its traceback
@@ -120,24 +144,33 @@ class GRPO:
             rewards, failures = rewards + cfg.language_weight * lang, failures + lang_failures
             parts["language"] = cfg.language_weight * lang
         if self.extra_reward is not None:
-            extra, extra_failures = column_reward(self.extra_reward, texts, {"answer": refs}, self.guard)  # (N,)
+            extra, extra_failures = column_reward(self.extra_reward, texts, {"answer": refs}, self.guard,  # (N,)
+                                                  cfg.reward_timeout)
             rewards, failures, parts["extra"] = rewards + extra, failures + extra_failures, extra
         if cfg.overlong_buffer:
-            penalty, _ = overlong_penalty(ro.lengths, cfg.max_new_tokens, cfg.overlong_buffer)  # (N,)
+            penalty, _ = overlong_penalty(ro.lengths.cpu(), cfg.max_new_tokens, cfg.overlong_buffer)  # (N,)
             rewards, parts["overlong"] = rewards + penalty, penalty
-        return Batch(ro, problems, texts, rewards, acc, fmt, failures, reward_parts=parts)
+        dev = ro.completion_ids.device  # rewards live beside the rollout (a GPU run: on the GPU)
+        batch = Batch(ro, problems, texts, rewards.to(dev), acc.to(dev), fmt.to(dev), failures,
+                      reward_parts={k: v.to(dev) for k, v in parts.items()})
+        return self.dist.gather(batch, self.tok.pad_token_id)
 
     # ---- one GRPO step -------------------------------------------------------------------
     def step(self, problems: list[Problem],
              more: Callable[[int], list[Problem]] | None = None) -> tuple[dict, Batch]:
         """One step on `problems`; with dynamic sampling, `more(n)` supplies n further questions."""
         cfg, t0 = self.cfg, time.perf_counter()
+        if self.dist.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.dist.device)  # the step's own peak: gpu_peak_gib
         fresh = batch = self.rollout(problems)
         sampling = {"resample_rounds": 0, "groups_short": 0, "reward_failures": fresh.reward_failures}
         if cfg.dynamic_sampling and more is not None:
             batch, sampling = refill(fresh, lambda: self.rollout(more(len(problems))),
                                      cfg.max_resample_rounds, self.tok.pad_token_id)
-        batch.advantages, adv_metrics = self.advantages(batch.rewards, cfg.group_size)  # (N,)
+        rewards = batch.rewards  # (N,)
+        if cfg.shuffle_rewards:  # the control run: same rollouts, rewards permuted across the step
+            rewards = _shuffled(rewards, cfg.seed, self.steps_done)  # (N,)
+        batch.advantages, adv_metrics = self.advantages(rewards, cfg.group_size)  # (N,)
         t_rollout = time.perf_counter() - t0
         behaviour, batch.notable = step_behaviour(fresh, self.verifier)
         stats = self.update(batch)
@@ -162,8 +195,23 @@ class GRPO:
             "groups_short": sampling["groups_short"],
             "tokens_per_second": n_tokens / seconds, "rollout_seconds": t_rollout, "seconds": seconds,
             **behaviour,  # reward by component, lenient accuracy, styles, lengths, reflection, repetition
+            **self._scale_metrics(stats),  # GPU memory, the sampler's log-prob mismatch (vllm), MoE load balance
         }
         return metrics, batch
+
+    def _scale_metrics(self, stats: dict[str, list[float]]) -> dict:
+        out = {}
+        if self.dist.device.type == "cuda":
+            out["gpu_peak_gib"] = torch.cuda.max_memory_allocated(self.dist.device) / 2**30
+        if "mismatch_mean" in stats:  # a sampler with its own log-probs (vllm): the gap TIS corrects
+            out.update(rollout_logprob_mismatch=mean(stats["mismatch_mean"]),
+                       rollout_logprob_mismatch_max=max(stats["mismatch_max"]),
+                       tis_weight_mean=mean(stats["tis_weight_mean"]), tis_capped_frac=mean(stats["tis_capped_frac"]))
+        if self.routers is not None:
+            counts = self.routers.take()  # (L, E) this rank's routed tokens
+            counts = torch.tensor(self.dist.sum(counts.flatten().double().tolist())).view_as(counts).long()
+            out.update(moe.balance_metrics(counts), moe_active_param_share=moe.active_param_share(self.model))
+        return out
 
     def update(self, batch: Batch) -> dict[str, list[float]]:
         """The step's training part on a final batch (advantages set): reference and, when needed,
@@ -171,109 +219,129 @@ class GRPO:
         step each; the schedule step and the reference refresh. Returns per-update stats."""
         cfg, ro, G = self.cfg, batch.rollout, self.cfg.group_size
         self.model.train()
-        mbs = _minibatches(ro.completion_ids.shape[0] // G, cfg.num_minibatches)
+        mbs = _minibatches(ro.completion_ids.shape[0] // G, cfg.num_minibatches)  # the global minibatches
+        parts = [self.dist.share(q) for q in mbs]  # this rank's questions of each
+        advantages = batch.advantages.to(ro.completion_ids.device)  # (N,)
         on_policy = cfg.mu == 1 and cfg.num_minibatches == 1
-        old = None if on_policy else [self._logprobs(self.model, ro, q) for q in mbs]
-        ref = [self._logprobs(self.ref, ro, q) for q in mbs] if self.ref is not None else None
+        old = None if on_policy else [self._logprobs(self.model, ro, q) for q in parts]
+        ref = [self._logprobs(self.ref, ro, q) for q in parts] if self.ref is not None else None
         before = old or []  # the pre-update policy's log-probs, per minibatch (on-policy: filled below)
         stats: dict[str, list[float]] = {}
         for _ in range(cfg.mu):
-            for k, q in enumerate(mbs):
-                rows = slice(q.start * G, q.stop * G)
+            for k, (q, mine) in enumerate(zip(mbs, parts, strict=True)):
+                rows = slice(mine.start * G, mine.stop * G)
                 mask = ro.completion_mask[rows]  # (n, T)
-                logp, ent = completion_logprobs(self.model, ro.prompt_ids[q], ro.completion_ids[rows],
-                                                mask, G, temperature=cfg.temperature, with_entropy=True)
+                with self._routing(ro.prompt_ids[mine], mask):
+                    logp, ent = self.scorer(ro.prompt_ids[mine], ro.completion_ids[rows], mask, G,
+                                            temperature=cfg.temperature, with_entropy=True,
+                                            checkpoint_layers=cfg.activation_checkpointing)
                 if old is None:  # on-policy: one minibatch, one epoch, so this is the pre-update policy
                     before.append(logp.detach())  # (n, T)
                 old_logp = before[k]  # (n, T)
-                loss_tok, m = self.policy_loss(logp, old_logp, batch.advantages[rows], mask,
+                loss_tok, m = self.policy_loss(logp, old_logp, advantages[rows], mask,
                                                cfg.epsilon, cfg.epsilon_high)
+                if ro.logprobs is not None:  # sampled by another engine: truncated importance sampling
+                    weight, tm = truncated_is_weights(old_logp, ro.logprobs[rows], mask, cfg.tis_cap)  # (n, T)
+                    loss_tok = loss_tok * weight
+                    m.update(tm)
                 if ref is not None:
                     kl_tok, km = kl_k3(logp, ref[k], mask)  # (n, T)
                     loss_tok = loss_tok + cfg.beta * kl_tok
                     m.update(km)
-                loss, _ = self.aggregate(loss_tok, mask)
+                loss, _ = self.aggregate(loss_tok, mask, **self.normaliser(ro.completion_mask[q.start * G:q.stop * G]))
                 self.opt.zero_grad()
-                loss.backward()
-                gnorm, finite = self.opt.clip_and_step(cfg.max_grad_norm, loss)
+                (loss * self.dist.grad_scale).backward()  # DDP / FSDP average over ranks; the loss is their sum
+                total = torch.tensor(self.dist.sum([loss.item()])[0])  # the global loss, for the finiteness check
+                gnorm, finite = self.opt.clip_and_step(cfg.max_grad_norm, total)
                 self.nonfinite_streak = 0 if finite else self.nonfinite_streak + 1
-                m.update(loss=loss.item(), grad_norm=gnorm.item(), skipped_update=float(not finite),
-                         entropy=(ent.detach() * mask).sum().item() / max(1, mask.sum().item()))
+                n_tok = int(mask.sum())
+                m.update(loss=loss.item(), entropy=(ent.detach() * mask).sum().item() / max(1, n_tok))
+                m = self.dist.reduce(m, n_tok)  # over all ranks: sums, token-weighted means, extremes
+                m.update(grad_norm=gnorm.item(), skipped_update=float(not finite))
                 for key, v in m.items():
                     stats.setdefault(key, []).append(v)
         step = self.steps_done + 1
         if self.init is not None and step % cfg.kl_every == 0:
-            init = ref if self.init is self.ref else [self._logprobs(self.init, ro, q) for q in mbs]
-            masks = [ro.completion_mask[q.start * G:q.stop * G] for q in mbs]
-            stats["kl_init"] = [_kl_to_initial(before, init, masks)]
+            init = ref if self.init is self.ref else [self._logprobs(self.init, ro, q) for q in parts]
+            masks = [ro.completion_mask[q.start * G:q.stop * G] for q in parts]
+            kl_sum, n_tok = self.dist.sum(_kl_to_initial(before, init, masks))
+            stats["kl_init"] = [kl_sum / max(1.0, n_tok)]
         self.opt.schedule_step()
+        self.engine.sync(self.model)  # a backend with its own copy of the weights gets the new ones
         self.steps_done = step
         if self.ref is not None and self.steps_done % cfg.ref_refresh_steps == 0:
             if self.init is self.ref:  # first refresh: the initial policy stays in self.init
-                self.ref = _frozen_copy(self.model)
+                self.ref = self.dist.frozen_copy(self.model)
             else:
                 self.ref.load_state_dict(self.model.state_dict())
         return stats
 
+    def _routing(self, prompt_ids: list[list[int]], mask: torch.Tensor):
+        """A MoE policy: count the routed tokens of this forward (its real tokens only)."""
+        if self.routers is None:
+            return contextlib.nullcontext()
+        return self.routers.tracking(hf_token_mask(prompt_ids, mask, self.cfg.group_size))
+
     # ---- checkpoint state ----------------------------------------------------------------
-    def save_state(self, out: Path) -> None:
+    def save_state(self, out: Path | None) -> None:
         """Everything needed to continue exactly: policy (a from_pretrained directory), reference,
-        optimizer, scheduler, the sampling generator and counters (global RNGs: the caller)."""
-        write_pretrained(self.model, self.tok, out)
+        optimizer, scheduler, the sampling generator and counters (global RNGs: the caller). All of
+        it is global, so any number of ranks resumes it. Every rank calls this (FSDP gathers full
+        tensors); rank 0 passes the directory, the others None."""
+        d = self.dist
+        d.write_model(self.model, self.tok, out)
         if self.ref is not None:
-            save_safetensors(self.ref, str(out / "reference.safetensors"))
+            d.save_weights(self.ref, out and out / "reference.safetensors")
         if self.init is not None and self.init is not self.ref:
-            save_safetensors(self.init, str(out / "initial.safetensors"))
-        torch.save({**self.opt.state_dict(), "generator": self.gen.get_state(), "steps_done": self.steps_done,
-                    "nonfinite_streak": self.nonfinite_streak}, out / "trainer.pt")
+            d.save_weights(self.init, out and out / "initial.safetensors")
+        opt = d.optimizer_state(self.model, self.opt)
+        if out is not None:
+            torch.save({**opt, "generator": self.gen.get_state(), "steps_done": self.steps_done,
+                        "nonfinite_streak": self.nonfinite_streak}, out / "trainer.pt")
 
     def load_state(self, path: Path) -> None:
         """Restore what `save_state` wrote; the policy weights were loaded with the model."""
         state = torch.load(path / "trainer.pt", weights_only=True)
         if self.ref is not None:
-            load_safetensors(self.ref, str(path / "reference.safetensors"))
+            self.dist.load_weights(self.ref, path / "reference.safetensors")
         if self.init is not None and (path / "initial.safetensors").is_file():
             if self.init is self.ref:  # saved after the reference's first refresh
-                self.init = _frozen_copy(self.ref)
-            load_safetensors(self.init, str(path / "initial.safetensors"))
+                self.init = self.dist.frozen_copy(self.ref)
+            self.dist.load_weights(self.init, path / "initial.safetensors")
         elif self.init is not self.ref:
             self.init = None  # a checkpoint from before kl_init: the initial policy is not in it
-        self.opt.load_state_dict(state)
+        self.dist.load_optimizer_state(self.model, self.opt, state)
         self.gen.set_state(state["generator"])
         self.steps_done, self.nonfinite_streak = state["steps_done"], state["nonfinite_streak"]
 
-    @torch.inference_mode()
+    @torch.no_grad()
     def _finite_logits(self, prompt: list[int]) -> bool:
         logits = self.model(torch.tensor([prompt], device=self.model.device)).logits  # (1, L, V)
         return bool(torch.isfinite(logits).all())
 
     def _logprobs(self, model, ro: Rollout, q: slice) -> torch.Tensor:
-        """Log-probs without autograd (reference, or old policy when mu > 1), under inference mode."""
+        """Log-probs without autograd (reference, or old policy when mu > 1), under inference mode
+        (FSDP: no_grad; its all-gather buffers must stay ordinary tensors)."""
         G = self.cfg.group_size
         rows = slice(q.start * G, q.stop * G)
-        with torch.inference_mode():
+        with torch.no_grad() if self.dist.fsdp else torch.inference_mode():
             logp, _ = completion_logprobs(model, ro.prompt_ids[q], ro.completion_ids[rows],
                                           ro.completion_mask[rows], G, temperature=self.cfg.temperature)
         return logp.clone()  # (n, T): an ordinary tensor, usable in the loss's autograd graph
 
 
 def set_threads(n: int) -> int:
-    n = n or os.cpu_count() or 1
+    """n torch threads; 0: the cores shared among this machine's ranks (torchrun's LOCAL_WORLD_SIZE)."""
+    n = n or max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
     torch.set_num_threads(n)
     return n
 
 
-def _frozen_copy(model):
-    ref = copy.deepcopy(model).eval()
-    for p in ref.parameters():
-        p.requires_grad_(False)
-    return ref
-
-
-def _kl_to_initial(logp: list[torch.Tensor], init_logp: list[torch.Tensor], masks: list[torch.Tensor]) -> float:
-    """k3 estimate of KL(pi_old || pi_init), token mean over the whole rollout (sampled from pi_old)."""
+def _kl_to_initial(logp: list[torch.Tensor], init_logp: list[torch.Tensor],
+                   masks: list[torch.Tensor]) -> list[float]:
+    """k3 estimate of KL(pi_old || pi_init) over these rollout tokens (sampled from pi_old): [sum, token count]."""
     total = sum(kl_k3(lp, il, m)[0].sum() for lp, il, m in zip(logp, init_logp, masks, strict=True))  # ()
-    return float(total) / max(1, int(sum(m.sum() for m in masks)))
+    return [float(total), float(sum(int(m.sum()) for m in masks))]
 
 
 def _length_split(b: Batch) -> dict[str, float | None]:
@@ -281,6 +349,13 @@ def _length_split(b: Batch) -> dict[str, float | None]:
     lengths, right, cut = b.rollout.lengths, b.accuracy == 1, b.rollout.truncated  # (N,) each
     return {f"length_{name}_{end}": _masked_mean(lengths, keep & (cut if end == "truncated" else ~cut))
             for name, keep in (("correct", right), ("wrong", ~right)) for end in ("finished", "truncated")}
+
+
+def _shuffled(rewards: torch.Tensor, seed: int, step: int) -> torch.Tensor:
+    """The shuffled-reward control: the step's rewards permuted across all its responses, by a
+    generator seeded from (seed, step), so a resumed run permutes alike and sampling is untouched."""
+    gen = torch.Generator().manual_seed(seed * 1_000_003 + step)
+    return rewards[torch.randperm(rewards.numel(), generator=gen)]  # (N,)
 
 
 def _minibatches(n_questions: int, m: int) -> list[slice]:

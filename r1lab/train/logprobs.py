@@ -23,6 +23,15 @@ Choices:
   `chunk_size` positions: lm_head (lean path) + fp32 log-softmax + gather run inside
   an activation checkpoint when grad is on, so neither forward nor backward ever holds
   more than one chunk of (chunk, V) logits beyond what the model itself produced.
+* Memory (measured: docs/benchmarks.md, "Where a GPU step's memory goes"): what backward keeps is
+  about 100 KiB per token per layer at the 1.5B shape, most of it the SwiGLU MLP's activations.
+  `checkpoint_layers` keeps only each layer's input and recomputes the layer in backward.
+  On CUDA, attention with a mask and grouped K/V heads would run in SDPA's math kernel (flash takes
+  no mask, the memory-efficient kernel no GQA), which keeps every (rows, heads, w, S) attention
+  matrix in fp32 for backward: about 40% more at the benchmark's shape. So on CUDA the query heads
+  that share a K/V head are folded into the query length, (r, Hkv, n_rep*w, D), with the mask
+  repeated to match: q, k and v then have the same head count and the memory-efficient kernel runs.
+  On CPU the unfolded call is kept (same numbers as before; `fold_gqa=True` forces the fold, for tests).
 * Entropy, when requested, is computed from the same fp32 log-softmax and is returned
   ATTACHED to the graph when grad is enabled (differentiable, usable as a bonus term);
   call `.detach()` if it is only logged. Masked positions are 0 in both outputs.
@@ -43,6 +52,8 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
 from r1lab.models import forward as fw
+
+FOLD_GQA_ON_CUDA = True  # the default of `fold_gqa` on CUDA (bench/bench_gpu.py turns it off to measure why)
 
 # --------------------------------------------------------------------------- padding-free shared-prefix forward
 
@@ -89,13 +100,15 @@ class _PackedLayout:
     q_sizes: list[int]
     kv_sizes: list[int]
     shapes: list[tuple[int, int, int]]  # per segment: rows, query width, key width
-    masks: list[Tensor | None]  # per segment: additive (rows, 1, w, Wp+w) float mask; None = causal
+    masks: list[Tensor | None]  # per segment: additive (rows, 1, fold*w, Wp+w) float mask; None = causal
+    fold: int = 1  # query heads folded into the query length per K/V head (1: SDPA's enable_gqa instead)
 
 
 def _packed_layout(
-    plen: Tensor, slen: Tensor, prompt_of: Tensor, buckets: list[tuple[int, int]], dtype: torch.dtype
+    plen: Tensor, slen: Tensor, prompt_of: Tensor, buckets: list[tuple[int, int]], dtype: torch.dtype, fold: int = 1
 ) -> _PackedLayout:
-    """plen (P,) prompt lengths; slen (N',) completion lengths sorted descending; prompt_of (N',)."""
+    """plen (P,) prompt lengths; slen (N',) completion lengths sorted descending; prompt_of (N',);
+    fold > 1: the masks repeated for queries folded `fold` per K/V head (see the module header)."""
     dev = plen.device
     p, wp = plen.shape[0], int(plen.max())
     pstart = plen.cumsum(0) - plen  # (P,) packed index of each prompt's first token
@@ -116,6 +129,8 @@ def _packed_layout(
         kv_src.append(torch.cat((prompt_src[prompt_of[a:b]], own_src), dim=1).reshape(-1))  # (R*(Wp+w),)
         allowed = torch.cat((prompt_valid[prompt_of[a:b]][:, None, :].expand(b - a, w, wp),
                              torch.ones(w, w, dtype=torch.bool, device=dev).tril().expand(b - a, w, w)), dim=-1)
+        if fold > 1:  # (R, w, S) -> (R, fold*w, S): the same mask for each folded query head
+            allowed = allowed[:, None].expand(b - a, fold, w, wp + w).reshape(b - a, fold * w, wp + w)
         masks.append(torch.zeros(allowed.shape, dtype=dtype, device=dev).masked_fill(~allowed, float("-inf"))[:, None])
         shapes.append((b - a, w, wp + w))
     q_src_all = torch.cat(q_src)  # (Sq,)
@@ -123,7 +138,7 @@ def _packed_layout(
     q_slot = torch.empty_like(real_slots)  # (K,)
     q_slot[q_src_all[real_slots]] = real_slots
     return _PackedLayout(q_src_all, torch.cat(kv_src), q_slot, [r * w for r, w, _ in shapes],
-                         [r * s for r, _, s in shapes], shapes, masks)
+                         [r * s for r, _, s in shapes], shapes, masks, fold)
 
 
 def _packed_attention(lay: _PackedLayout, sp: fw.Spec, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
@@ -134,9 +149,14 @@ def _packed_attention(lay: _PackedLayout, sp: fw.Spec, q: Tensor, k: Tensor, v: 
     vs = v.index_select(0, lay.kv_src).split(lay.kv_sizes)
     outs = []
     for (r, w, s), mask, qi, ki, vi in zip(lay.shapes, lay.masks, qs, ks, vs, strict=True):
-        o = fw.attend_heads(qi.view(r, w, sp.n_heads, d).transpose(1, 2),
-                            ki.view(r, s, sp.n_kv_heads, d).transpose(1, 2),
-                            vi.view(r, s, sp.n_kv_heads, d).transpose(1, 2), mask, is_causal=mask is None)
+        qh = qi.view(r, w, sp.n_heads, d).transpose(1, 2)  # (r, H, w, D)
+        kh = ki.view(r, s, sp.n_kv_heads, d).transpose(1, 2)  # (r, Hkv, s, D)
+        vh = vi.view(r, s, sp.n_kv_heads, d).transpose(1, 2)  # (r, Hkv, s, D)
+        if lay.fold > 1 and mask is not None:  # head h = kv * n_rep + j -> query row j * w + t of head kv
+            qf = qh.reshape(r, sp.n_kv_heads, lay.fold * w, d)  # (r, Hkv, n_rep*w, D)
+            o = F.scaled_dot_product_attention(qf, kh, vh, attn_mask=mask).view(r, sp.n_heads, w, d)
+        else:
+            o = fw.attend_heads(qh, kh, vh, mask, is_causal=mask is None)
         # o: (r, H, w, D)
         outs.append(o.transpose(1, 2).reshape(r * w, sp.n_heads * d))
     return torch.cat(outs).index_select(0, lay.q_slot)  # (K, H*D)
@@ -144,7 +164,7 @@ def _packed_attention(lay: _PackedLayout, sp: fw.Spec, q: Tensor, k: Tensor, v: 
 
 def packed_shared_prefix_hidden(
     model: nn.Module, prefix_ids: Tensor, prefix_mask: Tensor, completion_ids: Tensor, lengths: Tensor,
-    group_size: int, bucket_overhead: int = 32768,
+    group_size: int, bucket_overhead: int = 32768, checkpoint_layers: bool = False, fold_gqa: bool | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Padding-free shared-prefix forward: only the first `lengths[n]` completion tokens of row n are
     computed; they attend to their prompt and to themselves exactly as in the padded forward (kept
@@ -160,6 +180,8 @@ def packed_shared_prefix_hidden(
     right-padded rows (`_PackedLayout`). Completion rows are sorted by length and grouped into
     buckets (`_buckets`; `bucket_overhead` is the per-bucket cost in query x key units) so attention
     padding stays small too. In the last layer o_proj/MLP run only where an output is returned.
+    `checkpoint_layers`: recompute each layer in backward; `fold_gqa`: fold grouped query heads for
+    the masked attention (default: on CUDA; see the module header).
     """
     sp = fw.spec(model)
     p = prefix_mask.shape[0]
@@ -183,22 +205,20 @@ def packed_shared_prefix_hidden(
     pos = torch.cat((fw.positions_from_mask(prefix_mask)[prefix_mask], cpos[sel]))  # (K,)
 
     x = fw.embed(model, ids)  # (K, C)
+    fold = sp.n_rep if (dev.type == "cuda" and FOLD_GQA_ON_CUDA if fold_gqa is None else fold_gqa) else 1
     lay = _packed_layout(plen, slen, order // group_size, _buckets(slen.tolist(), int(plen.max()), bucket_overhead),
-                         x.dtype)
+                         x.dtype, fold)
     cos, sin = fw.rope_cos_sin(model, pos[None], x.dtype)  # (1, 1, K, D)
     cos, sin = cos[0, 0, :, None], sin[0, 0, :, None]  # (K, 1, D)
     keep = torch.cat((plen.cumsum(0) - 1, torch.arange(kp, kp + kc, device=dev)))  # (P+Kc,) returned rows
     layers = model.model.layers
+    recompute = checkpoint_layers and torch.is_grad_enabled()
     for li, layer in enumerate(layers):
-        at = layer.self_attn
-        h = fw.rms_norm(layer.input_layernorm, x)  # (K, C)
-        q = fw.linear(at.q_proj, h).view(-1, sp.n_heads, sp.head_dim)  # (K, H, D)
-        k = fw.linear(at.k_proj, h).view(-1, sp.n_kv_heads, sp.head_dim)  # (K, Hkv, D)
-        q, k = fw.apply_rope(q, cos, sin).flatten(1), fw.apply_rope(k, cos, sin).flatten(1)  # (K, H*D), (K, Hkv*D)
-        attn_out = _packed_attention(lay, sp, q, k, fw.linear(at.v_proj, h))  # (K, H*D)
-        if li == len(layers) - 1:
-            x, attn_out = x.index_select(0, keep), attn_out.index_select(0, keep)  # (P+Kc, ...)
-        x = fw.block_out(layer, x, attn_out)
+        last = keep if li == len(layers) - 1 else None
+        if recompute:
+            x = checkpoint(_packed_layer, layer, lay, sp, x, cos, sin, last, use_reentrant=False)
+        else:
+            x = _packed_layer(layer, lay, sp, x, cos, sin, last)
     hidden = fw.final_norm(model, x)  # (P+Kc, C)
     # completion rows back to their original order
     start = torch.zeros(n, dtype=torch.long, device=dev)
@@ -206,6 +226,20 @@ def packed_shared_prefix_hidden(
     rows = torch.arange(n, device=dev)[:, None].expand(n, t)[steps < lengths[:, None]]  # (Kc,) row-major
     tpos = steps.expand(n, t)[steps < lengths[:, None]]  # (Kc,)
     return hidden[:p], hidden[p:].index_select(0, start[rows] + tpos)
+
+
+def _packed_layer(layer: nn.Module, lay: _PackedLayout, sp: fw.Spec, x: Tensor, cos: Tensor, sin: Tensor,
+                  keep: Tensor | None) -> Tensor:
+    """One decoder layer on the packed tokens x (K, C); `keep` (the last layer): the rows to return."""
+    at = layer.self_attn
+    h = fw.rms_norm(layer.input_layernorm, x)  # (K, C)
+    q = fw.linear(at.q_proj, h).view(-1, sp.n_heads, sp.head_dim)  # (K, H, D)
+    k = fw.linear(at.k_proj, h).view(-1, sp.n_kv_heads, sp.head_dim)  # (K, Hkv, D)
+    q, k = fw.apply_rope(q, cos, sin).flatten(1), fw.apply_rope(k, cos, sin).flatten(1)  # (K, H*D), (K, Hkv*D)
+    attn_out = _packed_attention(lay, sp, q, k, fw.linear(at.v_proj, h))  # (K, H*D)
+    if keep is not None:
+        x, attn_out = x.index_select(0, keep), attn_out.index_select(0, keep)  # (P+Kc, ...)
+    return fw.block_out(layer, x, attn_out)
 
 
 # --------------------------------------------------------------------------- scoring
@@ -250,7 +284,8 @@ def _score(
 
 
 def _lean_source(
-    model: nn.Module, prompt_ids: list[list[int]], completion_ids: Tensor, completion_mask: Tensor, group_size: int
+    model: nn.Module, prompt_ids: list[list[int]], completion_ids: Tensor, completion_mask: Tensor, group_size: int,
+    checkpoint_layers: bool = False,
 ) -> tuple[Tensor, Tensor]:
     """Padding-free: final-normed hidden (P + K, C) [prompt last tokens ; computed completion
     tokens] and, per completion position (N*T,), the row of it that predicts that token.
@@ -264,7 +299,8 @@ def _lean_source(
     p = ids.shape[0]
     steps = torch.arange(t, device=dev)
     lengths = torch.where(completion_mask, steps, -1).amax(-1).clamp_min(0)  # (N,) last scored position
-    last, hidden = packed_shared_prefix_hidden(model, ids, pmask, completion_ids, lengths, group_size)
+    last, hidden = packed_shared_prefix_hidden(model, ids, pmask, completion_ids, lengths, group_size,
+                                               checkpoint_layers=checkpoint_layers)
     offset = p + lengths.cumsum(0) - lengths  # (N,) row of (n, 0) in [last ; hidden]
     rows = torch.where(steps == 0, torch.arange(n, device=dev)[:, None] // group_size,
                        offset[:, None] + steps - 1)  # (N, T); only read where the mask is True
@@ -276,6 +312,13 @@ def _accepts(model: nn.Module, name: str) -> bool:
         return name in inspect.signature(model.forward).parameters
     except (TypeError, ValueError):
         return False
+
+
+def hf_token_mask(prompt_ids: list[list[int]], completion_mask: Tensor, group_size: int) -> Tensor:
+    """(N * (Lp + T),) bool: which positions of `_hf_source`'s forward hold real tokens (its rows are
+    [left-padded prompt ; completion], flattened row-major), for statistics over that forward."""
+    _, pmask = fw.left_pad(prompt_ids, 0, completion_mask.device)  # (P, Lp)
+    return torch.cat((pmask.repeat_interleave(group_size, dim=0), completion_mask.bool()), dim=1).reshape(-1)
 
 
 def _hf_source(model: nn.Module, prompt_ids: list[list[int]], completion_ids: Tensor, group_size: int) -> Tensor:
@@ -305,6 +348,7 @@ def completion_logprobs(
     temperature: float = 1.0,
     with_entropy: bool = False,
     chunk_size: int = 1024,
+    checkpoint_layers: bool = False,
 ) -> tuple[Tensor, Tensor | None]:
     """Per-token log p(completion token | prompt, earlier tokens) (N, T) fp32 [, entropy (N, T)].
 
@@ -330,5 +374,6 @@ def completion_logprobs(
     if head is None:
         source = _hf_source(model, prompt_ids, completion_ids, group_size)  # (N*T, V)
     else:
-        source, rows = _lean_source(model, prompt_ids, completion_ids, completion_mask, group_size)  # (P+K, C)
+        source, rows = _lean_source(model, prompt_ids, completion_ids, completion_mask, group_size,
+                                    checkpoint_layers)  # (P+K, C)
     return _score(source, rows, completion_ids, completion_mask, head, temperature, with_entropy, chunk_size)

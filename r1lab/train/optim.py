@@ -9,7 +9,8 @@ significant bits, so a weight of 0.08 only changes in steps of 2^-11 ≈ 5e-4. U
 silently does nothing. So for a half-precision model the optimizer owns an fp32 copy of every
 trainable parameter: gradients are copied up, clipped and applied in fp32, and the model gets
 the rounded result. Forward and backward passes stay in the model's dtype. For an fp32 model
-the optimizer works on the parameters themselves.
+the optimizer works on the parameters themselves. The half-precision gradient is dropped as soon
+as its fp32 copy exists (one model's worth of memory: 3 GiB at 1.5B parameters).
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class PolicyOptimizer:
         if self.master is not None:
             for m, p in zip(self.master, self.params, strict=True):
                 m.grad = None if p.grad is None else p.grad.float()
+                p.grad = None
             train = self.master
         gnorm = torch.nn.utils.clip_grad_norm_(train, max_norm)
         finite = bool(torch.isfinite(gnorm) & torch.isfinite(loss))

@@ -90,6 +90,20 @@ AGGREGATIONS: dict[str, Callable[[int], Aggregate]] = {
     "seq_sum_constant": lambda max_new_tokens: partial(seq_sum_constant, constant=float(max_new_tokens)),
 }
 
+# aggregation -> the normaliser keyword it takes, computed from the mask of the WHOLE minibatch
+# (all ranks' rows), so that each rank's share of the loss adds up to the one-process loss
+_NORMALISERS: dict[str, Callable[[Tensor], dict]] = {
+    "seq_mean_token_mean": lambda whole: {"num_seqs": max(whole.shape[0], 1)},
+    "token_mean": lambda whole: {"num_tokens": whole.sum().clamp(min=1)},
+    "seq_sum_constant": lambda whole: {"num_seqs": max(whole.shape[0], 1)},
+}
+
+
+def global_normaliser(aggregation: str) -> Callable[[Tensor], dict]:
+    """whole-minibatch mask (n, T) -> the keyword arguments of AGGREGATIONS[aggregation]'s normaliser."""
+    return _NORMALISERS[aggregation]
+
+
 PRESETS: dict[str, Preset] = {
     "grpo": Preset(grpo_advantages, clipped_policy_loss, "seq_mean_token_mean", 0.2, None, 0.04, False, 0.0,
                    "DeepSeekMath arXiv 2402.03300"),

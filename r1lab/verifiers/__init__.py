@@ -4,12 +4,13 @@ from typing import Callable
 
 from r1lab.verifiers.base import Grade, answer_tag
 from r1lab.verifiers.code import parse_reference, verify_code, verify_code_many
+from r1lab.verifiers.countdown import parse_reference as countdown_reference
 from r1lab.verifiers.countdown import same_equation, verify_countdown
 from r1lab.verifiers.format import format_reward
-from r1lab.verifiers.gsm8k import verify_gsm8k
+from r1lab.verifiers.gsm8k import reference_number, verify_gsm8k
 from r1lab.verifiers.language import detect_language, language_consistency
 from r1lab.verifiers.math import equivalent, verify_math
-from r1lab.verifiers.number import verify_number
+from r1lab.verifiers.number import reference_int, verify_number
 
 Verifier = Callable[[str, str], Grade]
 VERIFIERS: dict[str, Verifier] = {"number": verify_number, "countdown": verify_countdown, "math": verify_math,
@@ -17,8 +18,11 @@ VERIFIERS: dict[str, Verifier] = {"number": verify_number, "countdown": verify_c
 # Verifiers that also grade a whole batch at once (code: sandboxes run in parallel).
 BatchVerifier = Callable[..., list[Grade]]  # (responses, references, workers=None)
 BATCH_VERIFIERS: dict[str, BatchVerifier] = {"code": verify_code_many}
-# Reference validators (raise ValueError) for verifiers whose batch form cannot name the bad row.
-REFERENCE_CHECKS: dict[str, Callable[[str], object]] = {"code": parse_reference}
+# Reference validators (raise ValueError): a task's references must pass its verifier's check before
+# training starts (does the verifier fit the task?), and `r1lab grade` names the bad row of a batch
+# verifier with them. math takes any text as a reference.
+REFERENCE_CHECKS: dict[str, Callable[[str], object]] = {"code": parse_reference, "countdown": countdown_reference,
+                                                        "gsm8k": reference_number, "number": reference_int}
 # When two extracted answers are the same answer (cons@k clusters by it): the verifier's own
 # equivalence. number and gsm8k extract a canonical form already (an integer; a reduced fraction),
 # so text equality is theirs; code programs are one answer only when their text is identical.

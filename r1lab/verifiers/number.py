@@ -20,6 +20,14 @@ def parse_int(text: str) -> int | None:
     return int(text.replace(",", ""))
 
 
+def reference_int(reference: str) -> int:
+    """The integer a reference holds; ValueError if it holds none (every answer would be graded wrong)."""
+    value = parse_int(reference)
+    if value is None:
+        raise ValueError(f"number reference must be an integer, got {reference[:80]!r}")
+    return value
+
+
 def verify_number(response: str, reference: str) -> Grade:
     raw = answer_tag(response)
     value = None if raw is None else parse_int(raw)

@@ -1,4 +1,5 @@
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -76,3 +77,12 @@ def test_every_stage_config_validates_on_construction():
         BaseConfig(hidden_size=100, num_heads=3)
     with pytest.raises(ConfigError, match="unknown algo"):
         AblateConfig(algos="ppo")
+
+
+@pytest.mark.parametrize("size,fsdp", [("1.5b", False), ("7b", True)])
+def test_gpu_recipes_load_and_split_into_whole_groups_on_8_ranks(size, fsdp):
+    """The R1-Zero GPU recipes are valid configs for 8 ranks: every minibatch splits into whole groups."""
+    path = Path(__file__).resolve().parents[2] / "recipes" / f"r1-zero-qwen2.5-math-{size}.yaml"
+    cfg = load(GRPOConfig, path)
+    assert cfg.fsdp is fsdp and cfg.device == "cuda" and cfg.dtype == "bfloat16"
+    assert cfg.prompts_per_step % (cfg.num_minibatches * 8) == 0

@@ -84,7 +84,7 @@ def test_the_shipped_recipes_are_valid(tmp_path, monkeypatch):
     assert gpu.config.device == "cuda" and len(gpu.stages) == 7
     from r1lab.config import load
     from r1lab.train.config import GRPOConfig
-    assert load(GRPOConfig, ROOT / "recipes" / "r1-zero-qwen2.5-math-1.5b.yaml").lr == 3e-6
+    assert load(GRPOConfig, ROOT / "recipes" / "r1-zero-qwen2.5-math-1.5b-1gpu.yaml").lr == 3e-6
 
 
 # ---- SIGKILL in each stage type ---------------------------------------------------------------------
@@ -154,3 +154,19 @@ def test_a_finished_stage_from_another_recipe_is_refused(tmp_path):
                                                    "stages": [{"name": "r1-zero", "spec": {"name": "r1-zero"}}]}))
     res = r1lab("pipeline", _write(tmp_path, TOY), "--output-dir", out)
     assert_user_error(res, "stage 'r1-zero' was run from another recipe")
+
+
+def test_the_table_says_plainly_whether_the_targets_hold():
+    from r1lab.pipeline.table import markdown
+
+    def state(ref_mix, last_mix, last_acc):
+        row = lambda name, mix, acc: {"name": name, "type": "rl", "from": "base", "wall_seconds": 1.0,  # noqa: E731
+                                      "resumed": False, "summary": {},
+                                      "eval": {"accuracy": acc, "language_mixing_rate": mix}}
+        return {"base": {"problems": 4, "k": 1}, "stages": [row("r1-zero", ref_mix, 0.5), row("final-rl", last_mix,
+                                                                                               last_acc)]}
+    assert "final-rl 10.0% against r1-zero's 40.0%, at most half: target met" in markdown(state(0.4, 0.1, 0.5),
+                                                                                           "r1-zero")
+    said = markdown(state(0.4, 0.3, 0.4), "r1-zero")
+    assert "more than half: target NOT met" in said and "-10.0 points against r1-zero, more than 5 points" in said
+    assert "the mixing target cannot be tested on this run" in markdown(state(0.0, 0.0, 0.5), "r1-zero")

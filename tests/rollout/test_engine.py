@@ -238,3 +238,19 @@ def test_fallback_on_unsupported_architecture(gpt2_model, caplog):
     sampled = [generate(gpt2_model, PROMPTS, 2, SamplingParams(max_new_tokens=m), eos_token_id=NO_EOS,
                         pad_token_id=0, generator=torch.Generator().manual_seed(5)) for _ in range(2)]
     assert torch.equal(sampled[0].completion_ids, sampled[1].completion_ids)
+
+
+def test_per_prompt_seeds_make_rows_independent_of_the_batch(lean_model):
+    """With one seed per prompt a row's samples depend on its prompt and seed only: a batch split
+    in two (as data-parallel ranks split it) samples exactly the rows of the whole batch."""
+    params = SamplingParams(temperature=1.0, top_p=0.9, max_new_tokens=10)
+    prompts, seeds = PROMPTS + [[18, 19, 20]], [11, 12, 13, 14]
+    kw = dict(eos_token_id=3, pad_token_id=0)
+    whole = generate(lean_model, prompts, 3, params, seeds=seeds, **kw)
+    parts = [generate(lean_model, prompts[a:b], 3, params, seeds=seeds[a:b], **kw) for a, b in ((0, 2), (2, 4))]
+    rows = [r for p in parts for r, n in zip(p.completion_ids.tolist(), p.lengths.tolist(), strict=True)
+            for r in [r[:n]]]
+    assert rows == [r[:n] for r, n in zip(whole.completion_ids.tolist(), whole.lengths.tolist(), strict=True)]
+    other = generate(lean_model, prompts, 3, params, seeds=[11, 12, 13, 99], **kw)
+    assert torch.equal(other.completion_ids[:9], whole.completion_ids[:9])  # prompts 0-2 kept their seeds
+    assert not torch.equal(other.completion_ids[9:], whole.completion_ids[9:])

@@ -2,11 +2,11 @@ import random
 
 import pytest
 
-from r1lab.tasks import R1_ZERO, Addition, Countdown, get_task, problems, r1_zero_prompt, split_of, take
+from r1lab.tasks import R1_ZERO, Addition, Countdown, MixedAddition, get_task, problems, r1_zero_prompt, split_of, take
 from r1lab.verifiers import verify_countdown, verify_number
 
 
-@pytest.mark.parametrize("task", [Addition(), Countdown()])
+@pytest.mark.parametrize("task", [Addition(), MixedAddition(), Countdown()])
 def test_splits_are_disjoint_and_seeded(task):
     train = take(task, "train", 300, seed=1)
     test = take(task, "test", 100, seed=1)
@@ -27,6 +27,19 @@ def test_reference_solutions_grade_correct():
         assert verify_number(f"<answer>{a + b}</answer>", p.answer).score == 1.0
     for p in take(Countdown(), "train", 50, seed=0):
         assert verify_countdown(f"<answer>{p.meta['solution']}</answer>", p.answer).score == 1.0
+
+
+def test_mixed_addition_spans_its_difficulties():
+    """arithmetic-mixed: the longer operand has d digits (2..5, all drawn), the other at most d, and
+    meta["difficulty"] is d, so length can be related to difficulty."""
+    rows = take(get_task("arithmetic-mixed"), "train", 400, seed=0)
+    seen = set()
+    for p in rows:
+        a, b, d = p.meta["a"], p.meta["b"], p.meta["difficulty"]
+        assert d == max(len(str(a)), len(str(b))) and 2 <= min(len(str(a)), len(str(b))) <= d <= 5
+        assert p.answer == str(a + b)
+        seen.add(d)
+    assert seen == {2, 3, 4, 5}
 
 
 def test_template_is_the_papers():

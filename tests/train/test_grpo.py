@@ -140,3 +140,20 @@ def test_language_reward_and_readable_format_are_reward_terms():
     assert 0 < float(lang.mean()) <= 1  # the base writes English working: the term is not all zero
     metrics, _ = trainer.step(probs)
     assert metrics["reward_language"] is not None and metrics["language_consistency"] is not None
+
+
+def test_shuffled_rewards_control_permutes_the_step_rewards_before_the_advantages():
+    """--shuffle-rewards: same rollouts and logged rewards, but the advantages are those of the
+    step's rewards permuted across all its responses (seeded by seed and step)."""
+    from r1lab.train.grpo import _shuffled
+    rewards = torch.arange(16, dtype=torch.float32)
+    once, again = _shuffled(rewards, 0, 1), _shuffled(rewards, 0, 1)
+    assert torch.equal(once, again) and not torch.equal(once, rewards)
+    assert sorted(once.tolist()) == rewards.tolist() and not torch.equal(_shuffled(rewards, 0, 2), once)
+    plain, probs = _trainer(beta=0.0, max_new_tokens=128, prompts_per_step=8)
+    control, _ = _trainer(beta=0.0, max_new_tokens=128, prompts_per_step=8, shuffle_rewards=True)
+    m1, b1 = plain.step(probs)
+    m2, b2 = control.step(probs)
+    assert b1.texts == b2.texts and torch.equal(b1.rewards, b2.rewards) and m1["reward"] == m2["reward"]
+    expected, _ = control.advantages(_shuffled(b2.rewards, 0, 0), 4)
+    assert torch.equal(b2.advantages, expected) and not torch.equal(b1.advantages, b2.advantages)
