@@ -9,7 +9,7 @@ from r1lab.config import fields_markdown
 from r1lab.eval.config import EvalConfig
 from r1lab.models.base_config import BaseConfig
 from r1lab.pipeline.ablate import AblateConfig
-from r1lab.pipeline.distill import DistillConfig
+from r1lab.pipeline.distill_config import DistillConfig
 from r1lab.pipeline.recipe import PipelineConfig
 from r1lab.pipeline.sample import SampleConfig
 from r1lab.serve.config import ChatConfig, ServeConfig

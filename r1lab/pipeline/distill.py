@@ -32,17 +32,18 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import yaml
 
 from r1lab import config as C
-from r1lab.config import ConfigError, help_field
+from r1lab.config import ConfigError
 from r1lab.errors import UserError
 from r1lab.eval.config import EvalConfig
 from r1lab.eval.run import run_eval
 from r1lab.pipeline.compute import Compute, generation_compute, grpo_step_compute, sft_compute, steps_for_budget
+from r1lab.pipeline.distill_config import DistillConfig
 from r1lab.pipeline.distill_table import markdown
 from r1lab.pipeline.sample import SampleConfig, run_sample
 from r1lab.pipeline.teacher import (
@@ -59,83 +60,12 @@ from r1lab.runs.rundir import write_atomic
 from r1lab.tasks import ProblemStream, get_task, r1_zero_prompt
 from r1lab.train.config import GRPOConfig
 from r1lab.train.console import Console
-from r1lab.train.run import DTYPES
 from r1lab.train.run import run as run_rl
 from r1lab.train.sft import SFTConfig, run_sft
 
 MAX_RL_ROUNDS = 4
 RECENT_STEPS = 10  # the RL arm's next steps are priced at the mean of this many last ones
 RETOKENISE_CHECKED = 256  # kept traces checked against the student's tokenizer before SFT
-
-
-@dataclass
-class DistillConfig:
-    teacher: str = help_field("", "a finished r1lab train/sft run directory, a pipeline's output directory (its last "
-                                  "model), 'tiny', a model directory or hub id; with teacher_endpoint: the served "
-                                  "model's name")
-    teacher_endpoint: str = help_field("", "base URL of an OpenAI-compatible server holding the teacher, e.g. "
-                                           "http://localhost:8000/v1 (traces through /completions)")
-    student: str = help_field("tiny-small", "the model to distil into: 'tiny-small', 'tiny', a model directory or a "
-                                            "hub id")
-    task: str = help_field("arithmetic", "built-in task (arithmetic | countdown) or a JSONL file of question/answer "
-                                         "rows (its train questions are sampled, its test problems evaluated)")
-    verifier: str = help_field("", "answer checker of the traces and the evaluation (default: the task's; math for "
-                                   "JSONL files)")
-    benchmark: str = help_field("", "what every model is evaluated on: an r1lab eval benchmark (math500, aime24, a "
-                                    "FILE.jsonl, ...; default: the task's test split)")
-    output_dir: str = help_field("", "output directory (default: runs/distill-<timestamp>)")
-    seed: int = help_field(0, "seed for the questions, sampling, training and the held-out problems")
-    compare_rl: bool = help_field(False, "also train the student with R1-Zero GRPO from its base at the "
-                                         "distillation arm's compute")
-    # traces
-    prompts: int = help_field(4096, "train questions the teacher answers")
-    samples_per_prompt: int = help_field(2, "traces per question (open-r1's OpenR1-Math: 2), each kept when the "
-                                            "verifier agrees with the reference and the filters pass")
-    temperature: float = help_field(0.6, "teacher sampling temperature")
-    top_p: float = help_field(0.95, "teacher nucleus sampling threshold")
-    max_new_tokens: int = help_field(128, "trace and evaluation length limit in tokens")
-    max_repeat_share: float = help_field(0.2, "filter: most repeated 4-gram share of a kept trace")
-    max_paragraph_words: int = help_field(60, "filter: most words in one line of the chain of thought (0 = no limit)")
-    min_language_consistency: float = help_field(1.0, "filter: least share of chain-of-thought words in the "
-                                                      "question's language")
-    # SFT of the student
-    epochs: float = help_field(3.0, "passes over the kept traces (R1's distilled models: 2-3)")
-    batch_size: int = help_field(16, "traces per SFT step (R1: 64)")
-    lr: float = help_field(1e-3, "peak SFT learning rate, cosine to a tenth (R1: 1e-4 for 1.5B; the tiny student "
-                                 "needs more)")
-    warmup_steps: int = help_field(5, "SFT linear warm-up steps")
-    max_seq_len: int = help_field(1024, "SFT tokens per trace with its prompt; longer ones keep their start")
-    # the RL arm
-    rl_lr: float = help_field(2e-4, "R1-Zero GRPO learning rate of the RL arm (r1lab train's default)")
-    rl_prompts_per_step: int = help_field(8, "RL arm: questions per GRPO step")
-    rl_group_size: int = help_field(8, "RL arm: G, samples per question")
-    # evaluation
-    eval_problems: int = help_field(64, "held-out test problems every model is evaluated on")
-    eval_samples: int = help_field(4, "k: samples per problem (pass@1 over k, cons@k)")
-    eval_temperature: float = help_field(0.6, "evaluation temperature (paper: 0.6)")
-    eval_top_p: float = help_field(0.95, "evaluation top-p (paper: 0.95)")
-    threads: int = help_field(0, "torch CPU threads (0 = one per core)")
-    device: str = help_field("cpu", "torch device: cpu | cuda")
-    dtype: str = help_field("float32", "model dtype: float32 | bfloat16")
-
-    def __post_init__(self) -> None:
-        checks = [
-            (bool(self.teacher), "--teacher is required (a run directory, a model, or with --teacher-endpoint the "
-                                 "served model's name)"),
-            (self.prompts >= 1 and self.samples_per_prompt >= 1, "prompts and samples_per_prompt must be >= 1"),
-            (self.temperature >= 0 and 0 < self.top_p <= 1, "temperature must be >= 0 and top_p in (0, 1]"),
-            (self.max_new_tokens >= 1, "max_new_tokens must be >= 1"),
-            (self.epochs > 0 and self.batch_size >= 1 and self.lr > 0, "epochs, batch_size and lr must be > 0"),
-            (self.warmup_steps >= 0 and self.max_seq_len >= 2, "warmup_steps must be >= 0 and max_seq_len >= 2"),
-            (self.rl_lr > 0 and self.rl_prompts_per_step >= 1 and self.rl_group_size >= 2,
-             "rl_lr must be > 0, rl_prompts_per_step >= 1 and rl_group_size >= 2"),
-            (self.eval_problems >= 1 and self.eval_samples >= 1, "eval_problems and eval_samples must be >= 1"),
-            (self.eval_temperature >= 0 and 0 < self.eval_top_p <= 1, "eval_temperature >= 0, eval_top_p in (0, 1]"),
-            (self.dtype in DTYPES, f"dtype must be float32 | bfloat16, got {self.dtype!r}"),
-        ]
-        for ok, msg in checks:
-            if not ok:
-                raise ConfigError(msg)
 
 
 # ---- the run -------------------------------------------------------------------------------------

@@ -14,7 +14,8 @@ from transformers import PreTrainedTokenizerFast
 from r1lab.errors import UserError
 from r1lab.models.io import BUILTIN_DIR, load_tokenizer
 from r1lab.pipeline.compute import grpo_step_compute
-from r1lab.pipeline.distill import DistillConfig, run_distill
+from r1lab.pipeline.distill import run_distill
+from r1lab.pipeline.distill_config import DistillConfig
 from r1lab.pipeline.sample import SampleConfig, _first_failure, judge
 from r1lab.tasks.chatdata import read_chat
 from r1lab.train.console import Console
