@@ -64,6 +64,65 @@ def train(ctx: typer.Context, config: str = typer.Option(None, "--config", help=
     run(cfg, resume=bool(resume))
 
 
+def _sft_doc() -> str:
+    from r1lab.train.sft import SFTConfig
+    return ("Supervised fine-tuning on chat-format JSONL (messages or prompt/completion rows): loss on the "
+            "replies only, packed sequences, cosine decay to one tenth." + _fields_help(SFTConfig))
+
+
+@app.command(context_settings=_EXTRA, help=_sft_doc())
+def sft(ctx: typer.Context, config: str = typer.Option(None, "--config", help="YAML config file"),
+        resume: str = typer.Option(None, "--resume", help="continue RUN_DIR from its newest complete checkpoint "
+                                   "(only save_every, keep_checkpoints, threads and report_to may change)")):
+    from r1lab.train.sft import SFT_SAFE_TO_CHANGE, SFTConfig, run_sft
+    if resume:
+        from r1lab.runs import resume_config
+        if config:
+            raise UserError("--resume takes the run's own config.yaml; pass changes as --field value")
+        run_sft(resume_config(SFTConfig, resume, C.parse_overrides(list(ctx.args)), SFT_SAFE_TO_CHANGE), resume=True)
+    else:
+        run_sft(_config(SFTConfig, ctx, config))
+
+
+def _sample_doc() -> str:
+    from r1lab.pipeline.sample import SampleConfig
+    return ("Rejection sampling: n samples per question, filtered for correctness, format, language mixing, "
+            "repetition, long paragraphs and duplicates; writes a chat-format data.jsonl with provenance."
+            + _fields_help(SampleConfig))
+
+
+@app.command(context_settings=_EXTRA, help=_sample_doc())
+def sample(ctx: typer.Context, config: str = typer.Option(None, "--config", help="YAML config file"),
+           resume: str = typer.Option(None, "--resume", help="finish OUTPUT_DIR after its last complete chunk "
+                                      "(only threads may change)")):
+    from r1lab.pipeline.sample import SAMPLE_SAFE_TO_CHANGE, SampleConfig, run_sample
+    if resume:
+        from r1lab.runs import resume_config
+        if config:
+            raise UserError("--resume takes the run's own config.yaml; pass changes as --field value")
+        run_sample(resume_config(SampleConfig, resume, C.parse_overrides(list(ctx.args)), SAMPLE_SAFE_TO_CHANGE),
+                   resume=True)
+    else:
+        run_sample(_config(SampleConfig, ctx, config))
+
+
+@app.command(context_settings=_EXTRA,
+             help="Run a DeepSeek-R1 pipeline recipe (R1-Zero, cold start, reasoning RL with the language reward, "
+                  "rejection sampling + SFT, final RL): one run directory per stage, pipeline.json, and the "
+                  "per-stage table in pipeline.md. Re-running the same command skips finished stages and resumes "
+                  "an interrupted one. Top-level recipe keys can be overridden as --field value.")
+def pipeline(ctx: typer.Context,
+             recipe: str = typer.Argument("recipes/r1-tiny.yaml", help="recipe YAML (default: recipes/r1-tiny.yaml)"),
+             output_dir: str = typer.Option(None, "--output-dir", help="where the stages go (default: the recipe's "
+                                            "output_dir, else runs/<recipe name>)")):
+    from r1lab.pipeline.recipe import load_recipe
+    from r1lab.pipeline.run import run_pipeline
+    overrides = C.parse_overrides(list(ctx.args))
+    if output_dir:
+        overrides["output_dir"] = output_dir
+    run_pipeline(load_recipe(recipe, overrides))
+
+
 @app.command(help="Write report.html (self-contained, charts inlined) and report.md for one or more run "
                   "directories: accuracy strict and lenient, length by answer style and its decomposition, "
                   "reflection and aha moments, reward components, KL, entropy, before/after samples. "

@@ -11,8 +11,8 @@ repetition, looping), the response lengths and language mixing:
   (`length_<style>`); correct and wrong follow the strict grade, the reward's rule;
 * language: the chain of thought (the ``<think>`` part, else the whole response; the reasoning
   tags themselves removed) is compared with the language of its question (`detect_language`) by
-  `language_consistency`, over the responses with at least one counted word (an empty chain of
-  thought is not mixing);
+  `verifiers.language.cot_consistency`, the function `train --language-weight` rewards, over the
+  responses with at least one counted word (an empty chain of thought is not mixing);
   `language_consistency` is the mean share of words in the question's script(s),
   `language_mixing_rate` the share of responses with any word outside it;
 * `strict_accuracy` is left out: the caller's own accuracy already is the strict grade;
@@ -27,15 +27,12 @@ report's highlighting.
 from __future__ import annotations
 
 import math
-import re
 from typing import Iterable, Sequence
 
 from r1lab.verifiers import Grade
 from r1lab.verifiers.aha import REFLECTION_MARKERS, Claim
 from r1lab.verifiers.behaviour import STYLES, Behaviour, analyse, summarise
-from r1lab.verifiers.language import chain_of_thought, detect_language, language_consistency, words
-
-_TAGS = re.compile(r"</?(?:think|answer)>")
+from r1lab.verifiers.language import cot_consistency, detect_language
 
 
 def batch_behaviour(texts: Sequence[str], references: Sequence[str], verifier: str, lengths: Sequence[int],
@@ -73,12 +70,11 @@ def language_metrics(texts: Sequence[str], questions: Sequence[str]) -> dict[str
     targets: dict[str, str] = {}
     shares = []
     for text, question in zip(texts, questions, strict=True):
-        cot = _TAGS.sub(" ", chain_of_thought(text))  # the tags' own names are not words of the text
-        if not words(cot):
-            continue
         if question not in targets:
             targets[question] = detect_language(question)
-        shares.append(language_consistency(cot, targets[question]))
+        share = cot_consistency(text, targets[question])  # the same function as the RL reward's
+        if share is not None:
+            shares.append(share)
     return {"language_consistency": _mean(shares), "language_mixing_rate": _mean(s < 1.0 for s in shares)}
 
 

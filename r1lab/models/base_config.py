@@ -33,6 +33,9 @@ class BaseConfig:
     experts_per_token: int = help_field(2, "deepseek_v3: routed experts each token uses (top-k)")
     worked_fraction: float = help_field(0.3, "share of documents that show working before the answer")
     countdown_fraction: float = help_field(0.15, "share of problems that are Countdown")
+    second_language_fraction: float = help_field(0.0, "share of worked solutions whose working is in a second "
+                                                      "vocabulary (Cyrillic script) or switches to it mid-solution; "
+                                                      "half as many documents are wholly in it (0 = English only)")
     init_from: str = help_field("", "continue pretraining from this model directory (its tokenizer is kept)")
     save_every: int = help_field(0, "also save a snapshot to <output_dir>-snapshots/step-N every N steps (0 = only at "
                                     "the end)")
@@ -42,7 +45,8 @@ class BaseConfig:
         require(self, seed=SEED, steps=">= 1", stop_at=">= 0", batch_size=">= 1", seq_len=f"[1, {CONTEXT}]",
                 lr="> 0", warmup_steps=">= 0", weight_decay=">= 0", hidden_size=">= 1", num_layers=">= 1",
                 num_heads=">= 1", num_kv_heads=">= 1", intermediate_size=">= 1", worked_fraction="[0, 1]",
-                countdown_fraction="[0, 1]", save_every=">= 0", threads=">= 0", num_experts=">= 1")
+                second_language_fraction="[0, 1]", countdown_fraction="[0, 1]", save_every=">= 0", threads=">= 0",
+                num_experts=">= 1")
         check([
             (self.vocab_size >= MIN_VOCAB,
              f"vocab_size must be >= {MIN_VOCAB} (256 bytes and 5 special tokens), got {self.vocab_size}"),

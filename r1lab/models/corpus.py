@@ -7,6 +7,16 @@ in varied wordings and wrappers, some with a "wait, check" or a corrected slip. 
 several puts the working in <think> tags and the answer in <answer> tags, as tag-delimited text
 shows up in real web text. The R1-Zero template never appears, and no document pairs it with an
 answer: whatever the model does under the template at step 0 is generalisation, not training.
+
+A second "language" (`CorpusMix.second_language`, 0 by default, so the shipped base's corpus is
+English only): a vocabulary in Cyrillic script for the same working words ("so far" / "итог",
+"carry" / "в уме", "left" / "ещё", "wait" / "стоп"), the answer phrases and the framing. With
+share f > 0, a document's question and filler are in the second language with probability f/2, and
+a worked solution's working is mixed with probability f: half of those are written wholly in the
+other language than the question, half switch language at a column (code-switching inside the
+document). So a model pretrained on it really mixes scripts in its working, which is what
+DeepSeek-R1's language-consistency reward fixes (docs/pipeline.md). Cyrillic letters take two
+byte-level tokens each in the English-trained tokenizer: mixed working is longer.
 """
 
 from __future__ import annotations
@@ -25,6 +35,12 @@ _OBJECTS = ["the weather", "a long story", "the new rules", "the garden", "a sim
             "the evening news", "some homework", "the results", "a useful method"]
 _ENDINGS = ["every day", "after lunch", "with great care", "in the morning", "for a while",
             "before the test", "at home", "on the weekend", "again and again", "without a word"]
+_RU_FILLER = (
+    ["Учитель", "Студент", "Мой друг", "Класс", "Наша команда", "Книга", "Старый фермер", "Город"],
+    ["читает", "пишет о", "любит", "помнит", "описывает", "планирует", "смотрит на"],
+    ["погоду", "длинную историю", "сад", "рынок", "старый мост", "новости", "домашнее задание"],
+    ["каждый день", "после обеда", "утром", "дома", "в субботу", "весь вечер"],
+)
 _HEADERS = ["Worksheet", "Practice", "Homework help", "Forum post", "Notes", "Quiz", "Exercises"]
 
 
@@ -34,48 +50,91 @@ class CorpusMix:
     countdown_fraction: float = 0.15  # share of problems that are Countdown, not addition
     filler_fraction: float = 0.5  # documents that open with unrelated prose
     slip_fraction: float = 0.1  # worked solutions that make and fix a slip, or re-check a step
+    second_language: float = 0.0  # worked solutions with mixed working; half as many documents in it
 
 
-def filler(rng: random.Random, n: int) -> str:
-    return " ".join(f"{rng.choice(_SUBJECTS)} {rng.choice(_VERBS)} {rng.choice(_OBJECTS)} "
-                    f"{rng.choice(_ENDINGS)}." for _ in range(n))
+@dataclass(frozen=True)
+class Words:
+    """One language's words for column working: the three wordings' phrases, the slip's, the carry's."""
+    so_far: tuple[str, str, str]  # ", so far {s}{tail}, left {l}." / " ({s}{tail}; {l} left)" / ...
+    carry: str
+    nothing: str
+    final: tuple[str, str, str]  # the last carry, per wording: "carry 1 gives {s}." ...
+    wrong: str
+    check: str
+    answer_is: str
+    work: tuple[str, str]  # "Let's work it out." and "Step by step:"
+    so_it_is: str
+
+
+EN = Words((", so far {s}{tail}, left {l}.", " ({s}{tail}; {l} left)", ", we have {s}{tail}, and {l} left."),
+           "carry", "nothing", ("carry 1 gives {s}.", "(1 more: {s})", "the carry makes {s}."),
+           "wait, that is wrong.", "Wait, check: {a} + {b} ends in {d}. Yes, {s}.", "The answer is",
+           ("Let's work it out.", "Step by step:"), "So it is")
+RU = Words((", итог {s}{tail}, ещё {l}.", " ({s}{tail}; ещё {l})", ", имеем {s}{tail}, и ещё {l}."),
+           "в уме", "ноль", ("в уме 1, итог {s}.", "(ещё 1: {s})", "перенос даёт {s}."),
+           "стоп, неверно.", "Стоп, проверка: {a} + {b} кончается на {d}. Да, {s}.", "Ответ:",
+           ("Решим.", "По шагам:"), "Итак,")
+LANGUAGES = {"en": EN, "ru": RU}
+
+
+def filler(rng: random.Random, n: int, lang: str = "en") -> str:
+    subjects, verbs, objects, endings = _RU_FILLER if lang == "ru" else (_SUBJECTS, _VERBS, _OBJECTS, _ENDINGS)
+    return " ".join(f"{rng.choice(subjects)} {rng.choice(verbs)} {rng.choice(objects)} "
+                    f"{rng.choice(endings)}." for _ in range(n))
 
 
 # ----- addition ---------------------------------------------------------------------------
 
-def _addition_question(rng: random.Random, a: int, b: int) -> str:
+def _addition_question(rng: random.Random, a: int, b: int, lang: str = "en") -> str:
+    if lang == "ru":
+        return rng.choice([f"Сколько будет {a} + {b}?", f"Найди сумму {a} и {b}.", f"{a} + {b} = ?",
+                           f"Сложи {a} и {b}."])
     return rng.choice([f"What is {a} + {b}?", f"Compute {a} + {b}.", f"Find the sum of {a} and {b}.",
                        f"{a} + {b} = ?", f"Add {a} and {b}.", f"What is the sum of {a} and {b}?"])
 
 
-def addition_steps(rng: random.Random, a: int, b: int, slip: bool) -> str:
+def addition_steps(rng: random.Random, a: int, b: int, slip: bool, langs: list[str] | None = None) -> str:
     """Column addition from the ones digit up. Each step adds the last digits of what is left,
     then writes what is left of each number with that digit chopped off, and the partial result.
     So every digit the next step needs sits at the end of a number just written: a short,
-    local lookup that a small model can learn, unlike indexing into the question."""
+    local lookup that a small model can learn, unlike indexing into the question. `langs` gives
+    each column's language ("en" or "ru"; default all English); the last carry and the check are
+    in the last column's."""
     style = rng.randrange(3)
+    n = max(len(str(a)), len(str(b)))
+    langs = langs or ["en"] * n
     slip_at = rng.randrange(max(len(str(a)), len(str(b)))) if slip else -1
-    carry, sofar, parts, x, y, i = 0, "", [], str(a), str(b), 0
+    carry, sofar, parts, x, y, i, fixed = 0, "", [], str(a), str(b), 0, False
     while x or y:
         terms = [d for d in (x[-1:], y[-1:]) if d] + (["1"] if carry else [])
         total = sum(int(t) for t in terms)
         expr = "+".join(terms) if len(terms) > 1 else f"{terms[0]}+0"
         x, y = x[:-1], y[:-1]
+        w = LANGUAGES[langs[i]]
         carry, sofar = total // 10, str(total % 10) + sofar
-        left = "+".join(n for n in (x, y) if n) or "nothing"
-        tail = f", carry {carry}" if carry else ""
+        left = "+".join(n for n in (x, y) if n) or w.nothing
+        tail = f", {w.carry} {carry}" if carry else ""
         text = f"{expr}={total}"
         if i == slip_at and rng.random() < 0.5:
-            text = f"{expr}={total + rng.choice([-1, 1])}, wait, that is wrong. {expr}={total}"
-        parts.append(text + [f", so far {sofar}{tail}, left {left}.", f" ({sofar}{tail}; {left} left)",
-                             f", we have {sofar}{tail}, and {left} left."][style])
+            text, fixed = f"{expr}={total + rng.choice([-1, 1])}, {w.wrong} {expr}={total}", True
+        parts.append(text + w.so_far[style].format(s=sofar, tail=tail, l=left))
         i += 1
     if carry:
         sofar = "1" + sofar
-        parts.append([f"carry 1 gives {sofar}.", f"(1 more: {sofar})", f"the carry makes {sofar}."][style])
-    if slip_at >= 0 and "wrong" not in " ".join(parts):
-        parts.append(f"Wait, check: {a} + {b} ends in {(a + b) % 10}. Yes, {sofar}.")
+        parts.append(w.final[style].format(s=sofar))
+    if slip_at >= 0 and not fixed:
+        parts.append(w.check.format(a=a, b=b, d=(a + b) % 10, s=sofar))
     return " ".join(parts)
+
+
+def column_languages(rng: random.Random, lang: str, n: int) -> list[str]:
+    """Mixed working for a question in `lang`: wholly the other language, or a switch at a column."""
+    other = "ru" if lang == "en" else "en"
+    if n < 2 or rng.random() < 0.5:
+        return [other] * n
+    k = rng.randrange(1, n)
+    return [lang] * k + [other] * (n - k)
 
 
 # ----- countdown --------------------------------------------------------------------------
@@ -87,16 +146,16 @@ def countdown_steps(rng: random.Random, nums: list[int], target: int, solution: 
 
 # ----- documents --------------------------------------------------------------------------
 
-def _respond(rng: random.Random, answer: str, steps: str | None) -> str:
+def _respond(rng: random.Random, answer: str, steps: str | None, w: Words = EN) -> str:
     if steps is None:
-        return rng.choice([answer, f"The answer is {answer}.", f"<answer> {answer} </answer>",
-                           f"It is {answer}.", f"= {answer}"])
+        return rng.choice([answer, f"{w.answer_is} {answer}.", f"<answer> {answer} </answer>",
+                           f"{w.so_it_is} {answer}." if w is RU else f"It is {answer}.", f"= {answer}"])
     return rng.choice([
         f"<think> {steps} </think> <answer> {answer} </answer>",
-        f"<think> {steps} </think> The answer is {answer}.",
-        f"Let's work it out. {steps} The answer is {answer}.",
+        f"<think> {steps} </think> {w.answer_is} {answer}.",
+        f"{w.work[0]} {steps} {w.answer_is} {answer}.",
         f"{steps} <answer> {answer} </answer>",
-        f"Step by step: {steps} So it is {answer}.",
+        f"{w.work[1]} {steps} {w.so_it_is} {answer}.",
     ])
 
 
@@ -106,15 +165,26 @@ def _frame(rng: random.Random, question: str, response: str) -> str:
                        f"Problem: {question}\nSolution: {response}"])
 
 
+def _addition(rng: random.Random, a: int, b: int, lang: str, worked: bool, slip: bool, mix: CorpusMix) -> str:
+    n = max(len(str(a)), len(str(b)))
+    mixed = worked and mix.second_language > 0 and rng.random() < mix.second_language
+    langs = column_languages(rng, lang, n) if mixed else [lang] * n
+    steps = addition_steps(rng, a, b, slip, langs) if worked else None
+    w = LANGUAGES[langs[-1] if worked else lang]
+    return _frame(rng, _addition_question(rng, a, b, lang), _respond(rng, str(a + b), steps, w))
+
+
 def documents(seed: int, mix: CorpusMix = CorpusMix()):
     """Endless stream of documents drawn from the TRAIN split of each task."""
     rng = random.Random(f"corpus:{seed}")
     adds = problems(Addition(min_digits=2, max_digits=5), "train", seed)
     cds = problems(Countdown(), "train", seed)
+    bilingual = mix.second_language > 0  # else no extra draws: the English-only stream is unchanged
     while True:
+        lang = "ru" if bilingual and rng.random() < mix.second_language / 2 else "en"
         parts = []
         if rng.random() < mix.filler_fraction:
-            parts.append(filler(rng, rng.randint(1, 4)))
+            parts.append(filler(rng, rng.randint(1, 4), lang))
         if rng.random() < 0.3:
             parts.append(f"{rng.choice(_HEADERS)}:")
         for _ in range(rng.choice([1, 1, 1, 2, 3])):
@@ -127,7 +197,5 @@ def documents(seed: int, mix: CorpusMix = CorpusMix()):
                 parts.append(_frame(rng, p.question, _respond(rng, m["solution"], steps)))
             else:
                 p = next(adds)
-                a, b = p.meta["a"], p.meta["b"]
-                steps = addition_steps(rng, a, b, slip) if worked else None
-                parts.append(_frame(rng, _addition_question(rng, a, b), _respond(rng, p.answer, steps)))
+                parts.append(_addition(rng, p.meta["a"], p.meta["b"], lang, worked, slip, mix))
         yield "\n".join(parts)

@@ -108,12 +108,14 @@ def preflight(cfg: BaseConfig) -> None:
         check_model_target(_snapshot(cfg, step))
 
 
-def pretrain(cfg: BaseConfig, log: Callable[[str], None] = print) -> Path:
+def pretrain(cfg: BaseConfig, log: Callable[[str], None] = print, metrics: list[dict] | None = None) -> Path:
+    """Train and save the model to cfg.output_dir; `metrics` (if given) gets {step, loss, lr} every 50 steps."""
     preflight(cfg)
     torch.manual_seed(cfg.seed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    mix = CorpusMix(worked_fraction=cfg.worked_fraction, countdown_fraction=cfg.countdown_fraction)
+    mix = CorpusMix(worked_fraction=cfg.worked_fraction, countdown_fraction=cfg.countdown_fraction,
+                    second_language=cfg.second_language_fraction)
     if cfg.init_from:
         model, tok = load(cfg.init_from)
     else:
@@ -141,6 +143,8 @@ def pretrain(cfg: BaseConfig, log: Callable[[str], None] = print) -> Path:
         if step % 50 == 0 or step == last:
             tps = step * cfg.batch_size * cfg.seq_len / (time.time() - t0)
             log(f"step {step}/{cfg.steps} loss {loss.item():.4f} lr {lr:.2e} {tps:,.0f} tok/s")
+            if metrics is not None:
+                metrics.append({"step": step, "loss": loss.item(), "lr": lr})
         if cfg.save_every and step % cfg.save_every == 0 and step < last:
             save(model, tok, _snapshot(cfg, step))
     return save(model, tok, cfg.output_dir)

@@ -28,7 +28,8 @@ RUN_STYLES = ["-", "--", ":", "-."]
 STYLE_COLORS = {"answer_only": "#d95f02", "worked_plain": "#1f78b4", "worked_think": "#1b9e77", "other": "#999999"}
 COLORS = {"accuracy": "#1f78b4", "lenient_accuracy": "#e7298a", "mean_length": "#222222", "reward": "#222222",
           "reward_accuracy": "#1f78b4", "reward_format": "#1b9e77", "reward_extra": "#7570b3",
-          "reward_overlong": "#d95f02", "reflection_rate": "#7570b3", "markers_per_1k": "#e6ab02",
+          "reward_overlong": "#d95f02", "reward_language": "#e6ab02", "reflection_rate": "#7570b3",
+          "markers_per_1k": "#e6ab02",
           "aha_moments": "#1b9e77", "reflections_superficial": "#d95f02", "kl": "#666666", "entropy": "#a6761d",
           "clip_fraction": "#e7298a"}
 DPI = 90
@@ -191,9 +192,10 @@ def reflection_chart(runs: list[RunData], w: int) -> bytes:
 
 def reward_chart(runs: list[RunData], w: int) -> bytes:
     fig, axes = _axes(3)
-    keys = ["reward", "reward_accuracy", "reward_format", "reward_extra", "reward_overlong"]
+    keys = ["reward", "reward_accuracy", "reward_format", "reward_language", "reward_extra", "reward_overlong"]
     names = {"reward": "total reward", "reward_accuracy": "accuracy term", "reward_format": "format term",
-             "reward_extra": "extra (--reward-fn)", "reward_overlong": "overlong penalty",
+             "reward_language": "language term", "reward_extra": "extra (--reward-fn)",
+             "reward_overlong": "overlong penalty",
              "kl": "KL to the reference", "entropy": "entropy (nats/token)"}
     for ax, panel, ylabel in zip(axes, (keys, ["kl"], ["entropy"]), ("mean reward", "KL", "entropy"), strict=True):
         drawn = _lines(ax, runs, panel, w, COLORS)

@@ -12,6 +12,7 @@ _HOME = {
     "SAFE_TO_CHANGE": "resume", "check_resume_config": "resume", "resume_config": "resume",
     "truncate_jsonl": "resume",
     "ReadOnlyRunDir": "rundir", "RunDir": "rundir", "has_progress": "rundir",
+    "open_run": "state", "read_run_state": "state", "write_run_state": "state",
 }
 __all__ = sorted(_HOME)
 

@@ -3,7 +3,9 @@
 `step_behaviour` reads the step's fresh rollout (the questions drawn for the step, before any
 dynamic-sampling refill, as the step's reward and accuracy do) and returns:
 * the mean reward by component, `reward_<part>`: accuracy and format (each times its weight),
-  `extra` (the `--reward-fn`) and `overlong` (DAPO's soft penalty) when the run has them; they
+  `language` (R1's language-consistency reward times `language_weight`; the same function as the
+  `language_consistency` metric, with 0 for a wordless chain of thought), `extra` (the
+  `--reward-fn`) and `overlong` (DAPO's soft penalty) when the run has them; they
   sum to `reward` over responses whose rewards are all finite;
 * everything `eval.behaviour.batch_behaviour` counts (lenient accuracy, answer styles and their
   accuracy, lengths by outcome and style, reflection, aha moments, repetition, language mixing),

@@ -56,6 +56,12 @@ class GRPOConfig:
     max_grad_norm: float = help_field(1.0, "gradient clipping norm")
     accuracy_weight: float = help_field(1.0, "weight of the accuracy reward")
     format_weight: float = help_field(1.0, "weight of the format reward")
+    format_rule: str = help_field("r1_zero", "what the format reward asks for: r1_zero (<think>...</think> <answer>..."
+                                             "</answer>) | readable (<think>...</think> then a summary in words, the "
+                                             "answer tag last; DeepSeek-R1's later stages)")
+    language_weight: float = help_field(0.0, "weight of DeepSeek-R1's language-consistency reward, added to the "
+                                             "others: the share of the chain of thought's words in the question's "
+                                             "language (r1lab/verifiers/language.py; 0 = off)")
     shuffle_rewards: bool = help_field(False, "control run: permute each step's rewards across all its "
                                        "responses before the advantages (same compute, no signal)")
     # evaluation (the paper's protocol: k samples at T=0.6, top-p 0.95)
@@ -105,6 +111,7 @@ class GRPOConfig:
         self.validate()  # complete when constructed: library code and benches cannot skip the checks
 
     def validate(self) -> None:
+        from r1lab.verifiers.format import FORMATS  # here, not at the top: the verifiers package is slow to import
         require(self, seed=SEED, max_steps=">= 0", prompts_per_step=">= 1", group_size=">= 2", temperature="> 0",
                 top_p="(0, 1]", max_new_tokens=">= 1", lr="> 0", warmup_steps=">= 0", weight_decay=">= 0",
                 beta=">= 0", epsilon="> 0", epsilon_high=">= 0", max_resample_rounds=">= 0", mu=">= 1",
@@ -122,6 +129,8 @@ class GRPOConfig:
              f"{self.max_new_tokens})"),
             (self.prompts_per_step % self.num_minibatches == 0,
              f"num_minibatches ({self.num_minibatches}) must divide prompts_per_step ({self.prompts_per_step})"),
+            (self.format_rule in FORMATS, f"format_rule must be {' | '.join(FORMATS)}, got {self.format_rule!r}"),
+            (self.language_weight >= 0, f"language_weight must be >= 0, got {self.language_weight}"),
             (all(n.strip().lower() in (*TRACKERS, "none") for n in self.report_to.split(",") if n.strip()),
              f"report_to must be a comma-separated list of {', '.join(TRACKERS)}, got {self.report_to!r}"),
             (DEVICE.fullmatch(self.device) is not None, f"device must be cpu | cuda | cuda:N, got {self.device!r}"),

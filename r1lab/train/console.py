@@ -23,12 +23,13 @@ class Console:
             return fn()
 
     @contextmanager
-    def progress(self, total: int, completed: int = 0):
-        cols = [TextColumn("[bold]GRPO"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+    def progress(self, total: int, completed: int = 0, label: str = "GRPO", info=None):
+        """A progress bar; `info(metrics row) -> str` is shown beside it (default: GRPO's numbers)."""
+        cols = [TextColumn(f"[bold]{label}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                 TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn()]
         with Progress(*cols, console=self.rich, transient=False) as prog:
-            task = prog.add_task("grpo", total=total, completed=completed, info="")
-            yield _Bar(prog, task)
+            task = prog.add_task(label.lower(), total=total, completed=completed, info="")
+            yield _Bar(prog, task, info or _grpo_info)
 
     def finish(self, summary: dict, base, final, path, report=None) -> None:
         t = Table(title="R1-Zero: before and after RL (held-out test problems, "
@@ -53,11 +54,14 @@ class Console:
             self.rich.print(f"report: {report}", highlight=False, soft_wrap=True)
 
 
+def _grpo_info(m: dict) -> str:
+    return (f"reward {m['reward']:.2f} · acc {m['accuracy']:.2f} · fmt {m['format_rate']:.2f} · "
+            f"len {m['mean_length']:.0f} · {m['seconds']:.1f}s/step")
+
+
 class _Bar:
-    def __init__(self, prog: Progress, task):
-        self.prog, self.task = prog, task
+    def __init__(self, prog: Progress, task, info):
+        self.prog, self.task, self.info = prog, task, info
 
     def update(self, m: dict) -> None:
-        info = (f"reward {m['reward']:.2f} · acc {m['accuracy']:.2f} · fmt {m['format_rate']:.2f} · "
-                f"len {m['mean_length']:.0f} · {m['seconds']:.1f}s/step")
-        self.prog.update(self.task, advance=1, info=info)
+        self.prog.update(self.task, advance=1, info=self.info(m))

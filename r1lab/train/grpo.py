@@ -12,7 +12,9 @@ what open implementations call "GRPO":
 - A_i = (r_i - mean_G r) / (std_G r + 1e-4) with the sample std, the same on every token of o_i.
 - k3_it = π_ref/π_θ - log(π_ref/π_θ) - 1, per token, added to the loss (not to the reward).
 - Aggregation: token mean within each completion, then mean over completions.
-- r_i = accuracy + format (equal weights, both rules, no reward model).
+- r_i = accuracy + format (equal weights, both rules, no reward model); DeepSeek-R1's later
+  stages add `language_weight` x the language-consistency reward and may ask for the readable
+  format (`format_rule`, r1lab/verifiers/format.py).
 
 Schedule (paper): one rollout per step, split into `num_minibatches` minibatches (by question,
 so each question's group stays together), `mu` epochs over them, one optimizer step each.
@@ -73,6 +75,8 @@ from r1lab.train.dist import Dist
 from r1lab.train.logprobs import completion_logprobs, hf_token_mask
 from r1lab.train.optim import PolicyOptimizer
 from r1lab.train.presets import AGGREGATIONS, PRESETS, global_normaliser
+from r1lab.verifiers.format import FORMATS
+from r1lab.verifiers.language import detect_language, language_reward
 from r1lab.verifiers.rewards import RewardGuard, column_reward, load_reward_fn, rule_rewards
 
 
@@ -132,8 +136,13 @@ class GRPO:
         texts = decode_completions(self.tok, ro.completion_ids, ro.completion_mask)
         refs = [p.answer for p in problems for _ in range(cfg.group_size)]
         rewards, acc, fmt, failures = rule_rewards(texts, refs, self.verifier, cfg.accuracy_weight,
-                                                   cfg.format_weight, self.guard)
+                                                   cfg.format_weight, self.guard, FORMATS[cfg.format_rule])
         parts = {"accuracy": cfg.accuracy_weight * acc, "format": cfg.format_weight * fmt}  # (N,) each
+        if cfg.language_weight:  # R1's language-consistency reward, summed with the others
+            targets = [detect_language(p.question) for p in problems for _ in range(cfg.group_size)]
+            lang, lang_failures = column_reward(language_reward, texts, {"target": targets}, self.guard)  # (N,)
+            rewards, failures = rewards + cfg.language_weight * lang, failures + lang_failures
+            parts["language"] = cfg.language_weight * lang
         if self.extra_reward is not None:
             extra, extra_failures = column_reward(self.extra_reward, texts, {"answer": refs}, self.guard,  # (N,)
                                                   cfg.reward_timeout)

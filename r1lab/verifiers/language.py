@@ -17,6 +17,13 @@ French) is not detected. Choices:
 * a target is a script ("Latin", "Han", ...), a language name or code mapped to its scripts
   ("en", "zh", "ja" = Han + kana, "ko" = Hangul + Han, "ru", ...);
 * no counted word at all gives 0.0: an empty CoT earns no consistency reward.
+
+`cot_consistency(response, question)` is the one quantity the project calls language
+consistency: the chain of thought with the reasoning tags' own names removed, compared with the
+question's language (`detect_language`); None when the chain of thought has no counted word.
+The per-step metric and the evaluation (`eval.behaviour.language_metrics`: the mean over
+responses that have words, and the share below 1.0 as the mixing rate) and the RL reward
+(`language_reward`: None counts 0.0) all read it.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from collections import Counter
 from functools import lru_cache
 
 _THINK = re.compile(r"<think>(.*?)(?:</think>|$)", re.DOTALL)
+_TAGS = re.compile(r"</?(?:think|answer)>")
 _MATH = re.compile(r"\$\$.*?\$\$|\$[^$]*\$|\\\(.*?\\\)|\\\[.*?\\\]|```.*?```|`[^`]*`|\\[a-zA-Z]+", re.DOTALL)
 _UNSPACED = {"Han", "Hiragana", "Katakana", "Thai", "Lao", "Khmer", "Myanmar"}
 _NAME_TO_SCRIPT = {"CJK": "Han", "KANGXI": "Han", "IDEOGRAPHIC": "Han", "FULLWIDTH": "Latin",
@@ -106,3 +114,20 @@ def detect_language(prompt: str) -> str:
     if counts["Hangul"] > 0 and counts["Hangul"] + counts["Han"] >= max(counts.values()):
         return "ko"
     return counts.most_common(1)[0][0]
+
+
+def cot_consistency(response: str, target: str) -> float | None:
+    """Share of the chain of thought's words in `target`'s script(s) (the tags' names are not
+    words); None when it has no counted word (an empty chain of thought is not mixing)."""
+    counted = words(_TAGS.sub(" ", chain_of_thought(response)))
+    if not counted:
+        return None
+    scripts = target_scripts(target)
+    return sum(s in scripts for s, _ in counted) / len(counted)
+
+
+def language_reward(response: str, target: str) -> float:
+    """DeepSeek-R1's language-consistency reward: `cot_consistency`, 0.0 for a chain of thought
+    with no word at all (no words of the target language)."""
+    share = cot_consistency(response, target)
+    return 0.0 if share is None else share

@@ -76,16 +76,17 @@ def _as_float(value: Any) -> float | None:
 
 
 def rule_rewards(texts: list[str], references: list[str], verifier: str, accuracy_weight: float = 1.0,
-                 format_weight: float = 1.0, guard: RewardGuard | None = None):
+                 format_weight: float = 1.0, guard: RewardGuard | None = None,
+                 format_fn: Callable[[str], float] = format_reward):
     """Returns (reward (N,), accuracy (N,), format (N,), number of failed reward calls). `guard`: the
-    run's (default: a new one for this call)."""
+    run's (default: a new one for this call); `format_fn`: R1-Zero's rule unless told (format.FORMATS)."""
     guard = guard or RewardGuard()
     verify = get_verifier(verifier)
     batched = _batch_scores(verifier, texts, references)
     acc, fmt, failures = [], [], 0
     for i, (text, ref) in enumerate(zip(texts, references, strict=True)):
         a, fa = (batched[i], False) if batched is not None else guard.value(_score, verify, text, ref)
-        f, ff = guard.value(format_reward, text)
+        f, ff = guard.value(format_fn, text)
         failures += fa + ff
         acc.append(math.nan if a is None else a)
         fmt.append(math.nan if f is None else f)

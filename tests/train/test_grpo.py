@@ -127,6 +127,21 @@ def test_bfloat16_run_trains_through_fp32_master_weights(tmp_path):
     assert all(torch.equal(state[n], m.to(torch.bfloat16)) for n, m in zip(names, master, strict=True))
 
 
+def test_language_reward_and_readable_format_are_reward_terms():
+    from r1lab.verifiers.format import readable_format_reward
+    from r1lab.verifiers.language import detect_language, language_reward
+    trainer, probs = _trainer(language_weight=0.5, format_rule="readable", max_new_tokens=64)
+    batch = trainer.rollout(probs)
+    questions = [p.question for p in probs for _ in range(trainer.cfg.group_size)]
+    lang = torch.tensor([language_reward(t, detect_language(q)) for t, q in zip(batch.texts, questions, strict=True)])
+    fmt = torch.tensor([readable_format_reward(t) for t in batch.texts])
+    assert torch.equal(batch.format, fmt) and torch.allclose(batch.reward_parts["language"], 0.5 * lang)
+    assert torch.allclose(batch.rewards, batch.accuracy + fmt + 0.5 * lang)
+    assert 0 < float(lang.mean()) <= 1  # the base writes English working: the term is not all zero
+    metrics, _ = trainer.step(probs)
+    assert metrics["reward_language"] is not None and metrics["language_consistency"] is not None
+
+
 def test_shuffled_rewards_control_permutes_the_step_rewards_before_the_advantages():
     """--shuffle-rewards: same rollouts and logged rewards, but the advantages are those of the
     step's rewards permuted across all its responses (seeded by seed and step)."""

@@ -1,5 +1,6 @@
 """PolicyOptimizer: AdamW + warm-up + clipping, with fp32 master weights for half-precision models."""
 
+import pytest
 import torch
 from torch import nn
 
@@ -60,3 +61,18 @@ def test_nonfinite_loss_changes_nothing_and_state_round_trips():
     fresh.load_state_dict(saved)
     assert all(torch.equal(a, b) for a, b in zip(fresh.master, opt.master, strict=True))
     assert fresh.last_lr() == opt.last_lr()
+
+
+@pytest.mark.filterwarnings("ignore:Detected call of")  # the schedule alone, no optimizer step
+def test_cosine_schedule_warms_up_then_decays_to_one_tenth():
+    from r1lab.train.optim import warmup_cosine
+    f = warmup_cosine(warmup_steps=2, total_steps=10, floor=0.1)
+    # warm-up: (s+1)/2; then 0.1 + 0.9 * (1 + cos(pi * (s-1)/8)) / 2, so s=5 is half way: 0.1 + 0.45
+    assert [f(0), f(1), f(5), f(9)] == [0.5, 1.0, pytest.approx(0.55), pytest.approx(0.1)]
+    assert all(f(s) > f(s + 1) for s in range(1, 9))
+    opt = PolicyOptimizer(_linear(torch.float32), lr=1e-3, weight_decay=0.0, warmup_steps=2, schedule=f)
+    lrs = []
+    for _ in range(10):
+        lrs.append(opt.last_lr())
+        opt.schedule_step()
+    assert lrs[0] == pytest.approx(5e-4) and lrs[-1] == pytest.approx(1e-4)

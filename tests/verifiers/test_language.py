@@ -47,3 +47,16 @@ def test_targets_and_detection():
     assert detect_language("이것은 무엇입니까") == "ko"
     assert detect_language("1 + 2 = ?") == "Latin"
     assert chain_of_thought("<think>a</think> b <think>c") == "a\nc"
+
+
+def test_the_reward_and_the_metric_read_one_function():
+    from r1lab.eval.behaviour import language_metrics
+    from r1lab.verifiers.language import cot_consistency, language_reward
+    texts = ["<think>5+6=11, итог 1, carry 1, left 3+4.</think> <answer> 5 </answer>",
+             "<think>so far 5</think> <answer> 5 </answer>", "<answer> 5 </answer>"]
+    q = "What is 35 + 46?"
+    shares = [cot_consistency(t, detect_language(q)) for t in texts]
+    assert shares == [pytest.approx(2 / 3), 1.0, None]  # итог, carry, left; digits and tag names are not words
+    assert [language_reward(t, "Latin") for t in texts] == [pytest.approx(2 / 3), 1.0, 0.0]
+    m = language_metrics(texts, [q] * 3)  # what metrics.jsonl logs every step
+    assert m["language_consistency"] == pytest.approx((2 / 3 + 1) / 2) and m["language_mixing_rate"] == 0.5

@@ -98,3 +98,15 @@ def test_warning_limit_is_per_run_not_per_process(caplog):
         _, fails = column_reward(broken, ["a"] * 4, guard=guard)
         assert fails == 4 and guard.warnings_left == 0
     assert caplog.text.count("boom") == 3 * 2
+
+
+def test_readable_format():
+    from r1lab.verifiers.format import readable_format_reward
+    assert readable_format_reward("<think>\n1+2=3\n</think>\nThe answer is 3. <answer> 3 </answer>") == 1.0
+    assert readable_format_reward(" <think> a </think> So \\boxed{3}.") == 1.0  # a teacher's summary
+    assert readable_format_reward("<think>\n</think>\nThe teacher reads.") == 1.0  # empty reasoning: non-reasoning rows
+    assert readable_format_reward("<think> a </think> <answer> 3 </answer>") == 0.0  # R1-Zero's: no summary
+    assert readable_format_reward("<think> a </think> 3. <answer> 3 </answer>") == 0.0  # a number is no summary
+    assert readable_format_reward("<think> a </think> The answer <answer> 3 </answer> more") == 0.0
+    assert readable_format_reward("<think> a <think> b </think> ok") == 0.0
+    assert readable_format_reward("The answer is 3.") == 0.0
