@@ -64,13 +64,11 @@ def train(ctx: typer.Context, config: str = typer.Option(None, "--config", help=
     run(cfg, resume=bool(resume))
 
 
-def _sft_doc() -> str:
-    from r1lab.train.sft import SFTConfig
-    return ("Supervised fine-tuning on chat-format JSONL (messages or prompt/completion rows): loss on the "
-            "replies only, packed sequences, cosine decay to one tenth." + _fields_help(SFTConfig))
+SFT_DOC = ("Supervised fine-tuning on chat-format JSONL (messages or prompt/completion rows): loss on the "
+           "replies only, packed sequences, cosine decay to one tenth.")
 
 
-@app.command(context_settings=_EXTRA, help=_sft_doc())
+@app.command(context_settings=_EXTRA, help=SFT_DOC, cls=_with_fields("r1lab.train.sft:SFTConfig"))
 def sft(ctx: typer.Context, config: str = typer.Option(None, "--config", help="YAML config file"),
         resume: str = typer.Option(None, "--resume", help="continue RUN_DIR from its newest complete checkpoint "
                                    "(only save_every, keep_checkpoints, threads and report_to may change)")):
@@ -84,14 +82,11 @@ def sft(ctx: typer.Context, config: str = typer.Option(None, "--config", help="Y
         run_sft(_config(SFTConfig, ctx, config))
 
 
-def _sample_doc() -> str:
-    from r1lab.pipeline.sample import SampleConfig
-    return ("Rejection sampling: n samples per question, filtered for correctness, format, language mixing, "
-            "repetition, long paragraphs and duplicates; writes a chat-format data.jsonl with provenance."
-            + _fields_help(SampleConfig))
+SAMPLE_DOC = ("Rejection sampling: n samples per question, filtered for correctness, format, language mixing, "
+              "repetition, long paragraphs and duplicates; writes a chat-format data.jsonl with provenance.")
 
 
-@app.command(context_settings=_EXTRA, help=_sample_doc())
+@app.command(context_settings=_EXTRA, help=SAMPLE_DOC, cls=_with_fields("r1lab.pipeline.sample:SampleConfig"))
 def sample(ctx: typer.Context, config: str = typer.Option(None, "--config", help="YAML config file"),
            resume: str = typer.Option(None, "--resume", help="finish OUTPUT_DIR after its last complete chunk "
                                       "(only threads may change)")):
