@@ -118,6 +118,28 @@ def pipeline(ctx: typer.Context,
     run_pipeline(load_recipe(recipe, overrides))
 
 
+DISTILL_DOC = ("Distil a teacher (a run, a model or an OpenAI-compatible endpoint) into a student: traces sampled "
+               "and verified, SFT, teacher / student before / student after on the same held-out problems; "
+               "--compare-rl also trains the student with R1-Zero GRPO at the same compute. Writes DIR/distill.md "
+               "and distill.json; re-running skips finished parts.\n\n"
+               "r1lab distill --teacher RUN_DIR|MODEL [--teacher-endpoint URL] --student MODEL [--compare-rl] "
+               "--output-dir DIR")
+
+
+@app.command(context_settings=_EXTRA, help=DISTILL_DOC,
+             cls=_with_fields("r1lab.pipeline.distill_config:DistillConfig"))
+def distill(ctx: typer.Context, config: str = typer.Option(None, "--config", help="YAML config file"),
+            compare_rl: bool = typer.Option(None, "--compare-rl/--no-compare-rl", show_default=False,
+                                            help="also train the student with R1-Zero RL at matched compute")):
+    from r1lab.pipeline.distill_config import DistillConfig
+    overrides = C.parse_overrides(list(ctx.args))
+    if compare_rl is not None:
+        overrides["compare_rl"] = str(compare_rl)
+    cfg = C.load(DistillConfig, config, overrides)  # bad options fail before torch is imported
+    from r1lab.pipeline.distill import run_distill
+    run_distill(cfg)
+
+
 @app.command(help="Write report.html (self-contained, charts inlined) and report.md for one or more run "
                   "directories: accuracy strict and lenient, length by answer style and its decomposition, "
                   "reflection and aha moments, reward components, KL, entropy, before/after samples. "

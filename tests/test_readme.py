@@ -9,6 +9,7 @@ from r1lab.config import fields_markdown
 from r1lab.eval.config import EvalConfig
 from r1lab.models.base_config import BaseConfig
 from r1lab.pipeline.ablate import AblateConfig
+from r1lab.pipeline.distill_config import DistillConfig
 from r1lab.pipeline.recipe import PipelineConfig
 from r1lab.pipeline.sample import SampleConfig
 from r1lab.serve.config import ChatConfig, ServeConfig
@@ -21,16 +22,16 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 def sync_readme() -> None:
     """Rewrite the README's field tables (run: python tests/test_readme.py)."""
     text = README.read_text()
-    for cls in (GRPOConfig, PipelineConfig, SFTConfig, SampleConfig, AblateConfig, BaseConfig, EvalConfig,
-                ServeConfig, ChatConfig):
+    for cls in (GRPOConfig, PipelineConfig, SFTConfig, SampleConfig, DistillConfig, AblateConfig, BaseConfig,
+                EvalConfig, ServeConfig, ChatConfig):
         block = f"<!-- fields:{cls.__name__} -->\n{fields_markdown(cls)}\n<!-- /fields -->"
         text = re.sub(rf"<!-- fields:{cls.__name__} -->.*?<!-- /fields -->", lambda m, block=block: block, text,
                       flags=re.S)
     README.write_text(text)
 
 
-@pytest.mark.parametrize("cls", [GRPOConfig, PipelineConfig, SFTConfig, SampleConfig, AblateConfig,
-                                 BaseConfig, EvalConfig, ServeConfig, ChatConfig])
+@pytest.mark.parametrize("cls", [GRPOConfig, PipelineConfig, SFTConfig, SampleConfig, DistillConfig,
+                                 AblateConfig, BaseConfig, EvalConfig, ServeConfig, ChatConfig])
 def test_readme_field_tables_are_current(cls):
     text = README.read_text()
     block = re.search(rf"<!-- fields:{cls.__name__} -->\n(.*?)\n<!-- /fields -->", text, flags=re.S)

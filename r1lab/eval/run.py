@@ -35,6 +35,7 @@ from r1lab.eval.console import progress, results_table
 from r1lab.eval.metrics import ProblemStats, problem_stats, summarize
 from r1lab.eval.prompts import PromptRule, prompt_rule
 from r1lab.eval.store import CONFIG, RESULTS, EvalDir, read_results
+from r1lab.models.io import is_builtin
 from r1lab.models.machine import check_machine
 from r1lab.tasks.benchmarks import Benchmark, load_benchmark
 from r1lab.verifiers import BATCH_VERIFIERS, VERIFIERS, get_verifier, same_answer
@@ -82,7 +83,7 @@ def _prepare(cfg: EvalConfig, resume: bool) -> tuple[EvalConfig, EvalDir, Benchm
     if resume:
         _check_unchanged(store.saved_config(), cfg, store.path)
     local = not cfg.endpoint
-    rule = prompt_rule(cfg.prompt, bench.kind, cfg.instruction, local, tiny=local and cfg.model in ("", "tiny"),
+    rule = prompt_rule(cfg.prompt, bench.kind, cfg.instruction, local, tiny=local and is_builtin(cfg.model),
                        system=cfg.system_prompt, force_think=cfg.force_think)
     if cfg.endpoint:
         from r1lab.eval.endpoint import resolve_api
@@ -135,7 +136,7 @@ def check_references(bench: Benchmark) -> None:
 
 
 def _resolve(cfg: EvalConfig, bench: Benchmark) -> EvalConfig:
-    tiny = not cfg.endpoint and cfg.model in ("", "tiny")
+    tiny = not cfg.endpoint and is_builtin(cfg.model)
     return dataclasses.replace(
         cfg, samples=cfg.samples or bench.samples,
         limit=cfg.limit or (len(bench.ids) if bench.kind == "task" else None),

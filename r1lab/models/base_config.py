@@ -37,6 +37,9 @@ class BaseConfig:
                                                       "vocabulary (Cyrillic script) or switches to it mid-solution; "
                                                       "half as many documents are wholly in it (0 = English only)")
     init_from: str = help_field("", "continue pretraining from this model directory (its tokenizer is kept)")
+    tokenizer_from: str = help_field("", "train from scratch with this model's tokenizer instead of a new one ('tiny' "
+                                         "or a model directory; vocab_size is then its size): a smaller student "
+                                         "that shares token ids with its teacher")
     save_every: int = help_field(0, "also save a snapshot to <output_dir>-snapshots/step-N every N steps (0 = only at "
                                     "the end)")
     threads: int = help_field(0, "torch threads (0 = all cores)")
@@ -48,6 +51,8 @@ class BaseConfig:
                 second_language_fraction="[0, 1]", countdown_fraction="[0, 1]", save_every=">= 0", threads=">= 0",
                 num_experts=">= 1")
         check([
+            (not (self.init_from and self.tokenizer_from),
+             "init_from keeps that model's tokenizer: tokenizer_from is for a model from scratch"),
             (self.vocab_size >= MIN_VOCAB,
              f"vocab_size must be >= {MIN_VOCAB} (256 bytes and 5 special tokens), got {self.vocab_size}"),
             (self.hidden_size % self.num_heads == 0 and self.num_heads % self.num_kv_heads == 0,

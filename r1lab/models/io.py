@@ -1,7 +1,8 @@
 """Load and save Hugging Face causal LMs and tokenizers.
 
-`--model` accepts "tiny" (the built-in base shipped inside the package), a local model
-directory, or a hub id such as "Qwen/Qwen2.5-0.5B" (downloaded by transformers when online).
+`--model` accepts "tiny" (the built-in base shipped inside the package), "tiny-small" (a
+smaller student of the same family, same tokenizer and corpus; recipes/tiny-small.yaml), a local
+model directory, or a hub id such as "Qwen/Qwen2.5-0.5B" (downloaded by transformers when online).
 Problems the user can fix raise `UserError` with one line naming the file, before transformers
 prints anything: a missing directory; a config.json transformers cannot use; a weights file
 that is not complete safetensors (truncated, empty, garbage: its header is read first); weights
@@ -31,6 +32,7 @@ from r1lab.errors import UserError
 
 BUILTIN = "tiny"
 BUILTIN_DIR = Path(__file__).parent / "tiny_base"
+BUILTINS = {BUILTIN: BUILTIN_DIR, "tiny-small": Path(__file__).parent / "tiny_small"}
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 # what save_pretrained writes into a model directory (model and tokenizer); `save` replaces only these
 MODEL_FILES = re.compile(r"config\.json|generation_config\.json|model(-\d+-of-\d+)?\.safetensors|"
@@ -43,8 +45,10 @@ _reachable: dict[str, str | None] = {}
 
 def resolve(name: str | None) -> str:
     """The path or hub id that transformers should load for `--model NAME`."""
-    if name in (None, "", BUILTIN):
+    if name in (None, ""):
         return str(BUILTIN_DIR)
+    if name in BUILTINS:
+        return str(BUILTINS[name])
     p = Path(name).expanduser()
     if p.exists():
         if not p.is_dir():
@@ -56,6 +60,11 @@ def resolve(name: str | None) -> str:
         _check_hub(name)
         return name
     raise UserError(f"model {name!r} not found: not a directory, and not a hub id like org/name")
+
+
+def is_builtin(name: str | None) -> bool:
+    """A model shipped inside the package (trained on the built-in tasks' corpus, 128-token answers)."""
+    return name in (None, "", *BUILTINS)
 
 
 def _check_hub(repo_id: str) -> None:

@@ -15,6 +15,10 @@ chosen per token by sigmoid scores, plus one always-on shared expert, so a token
 the dense one's when k = 2. Departures from DeepSeek-V3 at this size: no group-limited routing
 (one group), no multi-token prediction, and none of the routing bias updates that balance its
 experts without an auxiliary loss (`r1lab train` logs the balance). It is not shipped: build it.
+
+`tokenizer_from` builds a model from scratch on an existing model's tokenizer: the built-in
+`tiny-small` student is one (recipes/tiny-small.yaml), so that traces from a `tiny` teacher are
+the same token ids for it.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from transformers import Qwen2Config, Qwen2ForCausalLM
 
 from r1lab.models.base_config import CONTEXT, BaseConfig
 from r1lab.models.corpus import CorpusMix, documents
-from r1lab.models.io import check_model_target, load, load_config, save
+from r1lab.models.io import check_model_target, load, load_config, load_tokenizer, save
 from r1lab.models.machine import check_machine, check_memory
 from r1lab.models.tokenizer import corpus_tokenizer
 
@@ -119,7 +123,8 @@ def pretrain(cfg: BaseConfig, log: Callable[[str], None] = print, metrics: list[
     if cfg.init_from:
         model, tok = load(cfg.init_from)
     else:
-        tok = corpus_tokenizer(documents(cfg.seed + 1, mix), vocab_size=cfg.vocab_size)
+        tok = (load_tokenizer(cfg.tokenizer_from) if cfg.tokenizer_from else
+               corpus_tokenizer(documents(cfg.seed + 1, mix), vocab_size=cfg.vocab_size))
         model = _model_class(cfg)(model_config(cfg, len(tok), tok.eos_token_id))
     n_params = sum(p.numel() for p in model.parameters())
     log(f"tiny base ({type(model).__name__}): {n_params / 1e6:.2f}M parameters, vocab {len(tok)}")

@@ -14,10 +14,11 @@ from r1lab.errors import UserError
 from r1lab.eval.config import EvalConfig
 from r1lab.models.base_config import BaseConfig
 from r1lab.pipeline.ablate import AblateConfig
+from r1lab.pipeline.distill_config import DistillConfig
 from r1lab.serve.config import ChatConfig, ServeConfig
 from r1lab.train.config import GRPOConfig
 
-CONFIGS = [GRPOConfig, BaseConfig, AblateConfig, ServeConfig, ChatConfig, EvalConfig]
+CONFIGS = [GRPOConfig, BaseConfig, AblateConfig, ServeConfig, ChatConfig, EvalConfig, DistillConfig]
 FIELDS = sorted({f.name for cls in CONFIGS for f in dataclasses.fields(cls)})
 FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.integers(min_value=-(2**70), max_value=2**70),
