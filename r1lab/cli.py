@@ -45,6 +45,17 @@ def _config(cls, ctx: typer.Context, config_file: str | None):
     return C.load(cls, config_file, C.parse_overrides(list(ctx.args)))
 
 
+def _new_or_resumed(cls, ctx: typer.Context, config_file: str | None, resume: str | None, safe=None):
+    """The config of a new run (--config FILE and --field value), or with --resume RUN_DIR that run's
+    own config.yaml plus the changes `safe` allows."""
+    if not resume:
+        return _config(cls, ctx, config_file)
+    from r1lab.runs import resume_config
+    if config_file:
+        raise UserError("--resume takes the run's own config.yaml; pass changes as --field value")
+    return resume_config(cls, resume, C.parse_overrides(list(ctx.args)), *([safe] if safe else []))
+
+
 TRAIN_DOC = "R1-Zero: GRPO straight from a base model with accuracy + format rewards."
 
 
@@ -53,13 +64,7 @@ def train(ctx: typer.Context, config: str = typer.Option(None, "--config", help=
           resume: str = typer.Option(None, "--resume", help="continue RUN_DIR from its newest complete checkpoint "
                                      "(only max_steps, log/save intervals, threads and report_to may change)")):
     from r1lab.train.config import GRPOConfig
-    if resume:
-        from r1lab.runs import resume_config
-        if config:
-            raise UserError("--resume takes the run's own config.yaml; pass changes as --field value")
-        cfg = resume_config(GRPOConfig, resume, C.parse_overrides(list(ctx.args)))
-    else:
-        cfg = _config(GRPOConfig, ctx, config)  # bad options fail before the trainer's imports
+    cfg = _new_or_resumed(GRPOConfig, ctx, config, resume)  # bad options fail before the trainer's imports
     from r1lab.train.run import run
     run(cfg, resume=bool(resume))
 
@@ -73,13 +78,7 @@ def sft(ctx: typer.Context, config: str = typer.Option(None, "--config", help="Y
         resume: str = typer.Option(None, "--resume", help="continue RUN_DIR from its newest complete checkpoint "
                                    "(only save_every, keep_checkpoints, threads and report_to may change)")):
     from r1lab.train.sft import SFT_SAFE_TO_CHANGE, SFTConfig, run_sft
-    if resume:
-        from r1lab.runs import resume_config
-        if config:
-            raise UserError("--resume takes the run's own config.yaml; pass changes as --field value")
-        run_sft(resume_config(SFTConfig, resume, C.parse_overrides(list(ctx.args)), SFT_SAFE_TO_CHANGE), resume=True)
-    else:
-        run_sft(_config(SFTConfig, ctx, config))
+    run_sft(_new_or_resumed(SFTConfig, ctx, config, resume, SFT_SAFE_TO_CHANGE), resume=bool(resume))
 
 
 SAMPLE_DOC = ("Rejection sampling: n samples per question, filtered for correctness, format, language mixing, "
@@ -91,14 +90,7 @@ def sample(ctx: typer.Context, config: str = typer.Option(None, "--config", help
            resume: str = typer.Option(None, "--resume", help="finish OUTPUT_DIR after its last complete chunk "
                                       "(only threads may change)")):
     from r1lab.pipeline.sample import SAMPLE_SAFE_TO_CHANGE, SampleConfig, run_sample
-    if resume:
-        from r1lab.runs import resume_config
-        if config:
-            raise UserError("--resume takes the run's own config.yaml; pass changes as --field value")
-        run_sample(resume_config(SampleConfig, resume, C.parse_overrides(list(ctx.args)), SAMPLE_SAFE_TO_CHANGE),
-                   resume=True)
-    else:
-        run_sample(_config(SampleConfig, ctx, config))
+    run_sample(_new_or_resumed(SampleConfig, ctx, config, resume, SAMPLE_SAFE_TO_CHANGE), resume=bool(resume))
 
 
 @app.command(context_settings=_EXTRA,

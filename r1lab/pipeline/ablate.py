@@ -42,12 +42,12 @@ from r1lab.errors import UserError
 from r1lab.eval.stats import mean_interval, paired_t_test
 from r1lab.models.machine import check_machine
 from r1lab.runs import SAFE_TO_CHANGE, RunDir, has_progress, resume_config
-from r1lab.tasks import get_task
 from r1lab.train.config import GRPOConfig
 from r1lab.train.console import Console
 from r1lab.train.grpo import mean
 from r1lab.train.presets import PRESETS
 from r1lab.train.run import run
+from r1lab.verifiers import checked_task
 from r1lab.verifiers.behaviour import STYLES, analyse
 
 BASELINE = "grpo"
@@ -112,10 +112,7 @@ class AblateConfig:
 def ablate(cfg: AblateConfig, console: Console | None = None) -> str:
     console = console or Console()
     out = Path(cfg.output_dir)
-    try:
-        verifier = get_task(cfg.task).verifier
-    except KeyError as e:
-        raise UserError(str(e.args[0])) from None
+    verifier = checked_task(cfg.task).verifier
     runs = [(algo, seed, out / f"{algo}-seed{seed}") for algo in cfg.algo_list() for seed in cfg.seed_list()]
     for algo, seed, d in runs:  # before any compute: never mix runs made with other settings
         check_same_settings(d, cfg.train_config(algo, seed, d))

@@ -42,6 +42,7 @@ from r1lab.config import ConfigError
 from r1lab.errors import UserError
 from r1lab.eval.config import EvalConfig
 from r1lab.eval.run import run_eval
+from r1lab.files import write_atomic
 from r1lab.pipeline.compute import Compute, generation_compute, grpo_step_compute, sft_compute, steps_for_budget
 from r1lab.pipeline.distill_config import DistillConfig
 from r1lab.pipeline.distill_table import markdown
@@ -56,12 +57,12 @@ from r1lab.pipeline.teacher import (
 )
 from r1lab.rollout.text import encode_prompts
 from r1lab.runs import Checkpoints, RunDir
-from r1lab.runs.rundir import write_atomic
 from r1lab.tasks import ProblemStream, get_task, r1_zero_prompt
 from r1lab.train.config import GRPOConfig
 from r1lab.train.console import Console
 from r1lab.train.run import run as run_rl
 from r1lab.train.sft import SFTConfig, run_sft
+from r1lab.verifiers import checked_task
 
 MAX_RL_ROUNDS = 4
 RECENT_STEPS = 10  # the RL arm's next steps are priced at the mean of this many last ones
@@ -103,10 +104,7 @@ def run_distill(cfg: DistillConfig, console: Console | None = None) -> dict:
 
 def check_inputs(cfg: DistillConfig) -> tuple[str, object]:
     """(the teacher's model, the student's tokenizer), or a one-line error, before any compute."""
-    try:
-        get_task(cfg.task, cfg.verifier)
-    except KeyError as e:
-        raise UserError(str(e.args[0])) from None
+    checked_task(cfg.task, cfg.verifier)
     if cfg.teacher_endpoint:
         check_endpoint(cfg.teacher_endpoint)
         teacher = cfg.teacher

@@ -20,9 +20,9 @@ import random
 from dataclasses import dataclass
 
 from r1lab.config import ConfigError, help_field
+from r1lab.files import write_atomic
 from r1lab.models.corpus import filler
 from r1lab.runs import RunDir
-from r1lab.runs.rundir import write_atomic
 
 EMPTY_THINK = "<think>\n</think>\n"
 

@@ -33,13 +33,13 @@ from pathlib import Path
 from r1lab import config as C
 from r1lab.errors import UserError
 from r1lab.eval.protocol import evaluate
+from r1lab.files import write_atomic
 from r1lab.models.io import load
 from r1lab.pipeline.nonreasoning import write_nonreasoning
 from r1lab.pipeline.recipe import BASE, MAKES_MODEL, Recipe, Stage
 from r1lab.pipeline.sample import SAMPLE_SAFE_TO_CHANGE, run_sample
 from r1lab.pipeline.table import markdown
 from r1lab.runs import Checkpoints, RunDir, resume_config
-from r1lab.runs.rundir import write_atomic
 from r1lab.tasks import get_task, take
 from r1lab.train.console import Console
 from r1lab.train.grpo import set_threads

@@ -49,18 +49,18 @@ import torch
 
 from r1lab.config import ConfigError, help_field
 from r1lab.errors import UserError
+from r1lab.files import write_atomic
 from r1lab.models.io import load, resolve
 from r1lab.pipeline.readable import REWRITES
 from r1lab.rollout.engine import SamplingParams, generate
 from r1lab.rollout.text import decode_completions, encode_prompts, stop_sequences
 from r1lab.runs import RunDir
-from r1lab.runs.rundir import write_atomic
-from r1lab.tasks import get_task, r1_zero_prompt, take
+from r1lab.tasks import r1_zero_prompt, take
 from r1lab.tasks.chat import THINK_OPEN, chat_prompt
 from r1lab.train.console import Console
 from r1lab.train.grpo import set_threads
 from r1lab.train.run import DTYPES
-from r1lab.verifiers import VERIFIERS, get_verifier
+from r1lab.verifiers import checked_task, get_verifier
 from r1lab.verifiers.behaviour import repeated_ngram_share
 from r1lab.verifiers.format import FORMATS
 from r1lab.verifiers.language import chain_of_thought, cot_consistency, detect_language
@@ -210,12 +210,7 @@ def run_sample(cfg: SampleConfig, console: Console | None = None, resume: bool =
     t0 = time.time()
     if not cfg.output_dir:
         cfg.output_dir = str(RunDir.default("sample"))
-    try:
-        task = get_task(cfg.task, cfg.verifier)
-    except KeyError as e:
-        raise UserError(str(e.args[0])) from None
-    if task.verifier not in VERIFIERS:
-        raise UserError(f"unknown verifier {task.verifier!r}; known: {', '.join(VERIFIERS)}")
+    task = checked_task(cfg.task, cfg.verifier)
     if source is None:
         resolve(cfg.model)  # a missing model directory is a one-line error before the output is touched
     rundir = RunDir(cfg.output_dir, resume=resume)

@@ -20,8 +20,9 @@ from typing import Any, Callable, TypeVar
 
 from r1lab import config as C
 from r1lab.errors import UserError
+from r1lab.files import write_atomic
 from r1lab.runs.checkpoint import RUN_CONFIG, Checkpoints
-from r1lab.runs.rundir import has_progress, write_atomic
+from r1lab.runs.rundir import has_progress
 
 SAFE_TO_CHANGE = frozenset({"max_steps", "log_samples_every", "save_every", "keep_checkpoints", "threads", "report_to"})
 T = TypeVar("T")

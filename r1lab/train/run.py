@@ -38,14 +38,14 @@ from r1lab.runs import (
     truncate_jsonl,
 )
 from r1lab.runs.trackers import open_trackers
-from r1lab.tasks import ProblemStream, get_task, r1_zero_prompt, take
+from r1lab.tasks import ProblemStream, r1_zero_prompt, take
 from r1lab.train import dist
 from r1lab.train.behaviour import AhaLog
 from r1lab.train.config import GRPOConfig
 from r1lab.train.console import Console
 from r1lab.train.grpo import GRPO, TrainingStopped, set_threads
 from r1lab.train.memory import ModelShape, grpo_memory
-from r1lab.verifiers import REFERENCE_CHECKS, VERIFIERS
+from r1lab.verifiers import REFERENCE_CHECKS, checked_task
 from r1lab.verifiers.rewards import load_reward_fn
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
@@ -136,12 +136,7 @@ def run(cfg: GRPOConfig, console: Console | None = None, resume: bool = False) -
 def preflight(cfg: GRPOConfig):
     """What can be refused before the run directory is looked at: the task and whether its verifier
     fits it, the reward function, the machine (device, dtype, threads), the model's config. Returns the task."""
-    try:
-        task = get_task(cfg.task, cfg.verifier)
-    except KeyError as e:
-        raise UserError(str(e.args[0])) from None
-    if task.verifier not in VERIFIERS:
-        raise UserError(f"unknown verifier {task.verifier!r}; known: {', '.join(VERIFIERS)}")
+    task = checked_task(cfg.task, cfg.verifier)
     if cfg.reward_fn:
         load_reward_fn(cfg.reward_fn, cfg.reward_timeout)  # imported once: the trainer gets the same function
     check_machine(cfg.device, cfg.dtype, cfg.threads)

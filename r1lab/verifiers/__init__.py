@@ -33,6 +33,20 @@ def same_answer(verifier: str) -> Callable[[str, str], bool]:
     return EQUIVALENCE.get(verifier, lambda a, b: a.strip() == b.strip())
 
 
+def checked_task(name: str, verifier: str = ""):
+    """The task `name` (a built-in or a JSONL file) graded by `verifier` (default: the task's), or
+    one UserError naming what is unknown: what train, sample, ablate and distill check first."""
+    from r1lab.errors import UserError
+    from r1lab.tasks import get_task
+    try:
+        task = get_task(name, verifier)
+    except KeyError as e:
+        raise UserError(str(e.args[0])) from None
+    if task.verifier not in VERIFIERS:
+        raise UserError(f"unknown verifier {task.verifier!r}; known: {', '.join(VERIFIERS)}")
+    return task
+
+
 def get_verifier(name: str) -> Verifier:
     if name not in VERIFIERS:
         raise KeyError(f"unknown verifier {name!r}; known: {', '.join(VERIFIERS)}")
