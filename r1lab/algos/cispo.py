@@ -31,6 +31,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from r1lab.algos.policy import clip_metrics
+
 
 def cispo_policy_loss(
     logp: Tensor,
@@ -61,14 +63,8 @@ def cispo_policy_loss(
 
     with torch.no_grad():
         r = ratio[m]  # (n_tok,) ratios of unmasked tokens
-        denom = max(r.numel(), 1)
         acts = m & (adv != 0)  # (N, T) tokens whose gradient the weight scales
         low = (acts & (ratio < 1.0 - eps_low)).to(ratio.dtype)  # (N, T)
         high = (acts & (ratio > 1.0 + eps_high)).to(ratio.dtype)  # (N, T)
-        r = r if r.numel() else ratio.new_ones(1)  # (n_tok,) or (1,): stats 1 when nothing is unmasked
-        stats = torch.stack([
-            low.sum() / denom, high.sum() / denom, (low + high).sum() / denom,
-            r.mean(), r.amin(), r.amax(),
-        ]).tolist()  # (6,) -> one device sync
-    names = ("clip_frac_low", "clip_frac_high", "clip_frac", "ratio_mean", "ratio_min", "ratio_max")
-    return per_token, dict(zip(names, stats, strict=True))
+        metrics = clip_metrics(r, low, high)
+    return per_token, metrics

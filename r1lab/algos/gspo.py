@@ -32,6 +32,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from r1lab.algos.policy import clip_metrics
+
 
 def gspo_policy_loss(
     logp: Tensor,
@@ -67,13 +69,7 @@ def gspo_policy_loss(
 
     with torch.no_grad():
         s = ratio.expand_as(m)[m]  # (n_tok,) each token carries its sequence's ratio
-        denom = max(s.numel(), 1)
         low = (m & (adv < 0) & (ratio < 1.0 - eps_low)).to(ratio.dtype)  # (N, T)
         high = (m & (adv > 0) & (ratio > 1.0 + eps_high)).to(ratio.dtype)  # (N, T)
-        s = s if s.numel() else ratio.new_ones(1)  # (n_tok,) or (1,): stats 1 when nothing is unmasked
-        stats = torch.stack([
-            low.sum() / denom, high.sum() / denom, (low + high).sum() / denom,
-            s.mean(), s.amin(), s.amax(),
-        ]).tolist()  # (6,) -> one device sync
-    names = ("clip_frac_low", "clip_frac_high", "clip_frac", "ratio_mean", "ratio_min", "ratio_max")
-    return per_token, dict(zip(names, stats, strict=True))
+        metrics = clip_metrics(s, low, high)
+    return per_token, metrics

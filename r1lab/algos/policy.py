@@ -55,13 +55,25 @@ def clipped_policy_loss(
 
     with torch.no_grad():
         r = ratio[m]  # (n_tok,) ratios of unmasked tokens
-        denom = max(r.numel(), 1)
         low = (m & (adv < 0) & (ratio < 1.0 - eps_low)).to(ratio.dtype)  # (N, T)
         high = (m & (adv > 0) & (ratio > 1.0 + eps_high)).to(ratio.dtype)  # (N, T)
-        r = r if r.numel() else ratio.new_ones(1)  # (n_tok,) or (1,): stats 1 when nothing is unmasked
-        stats = torch.stack([
-            low.sum() / denom, high.sum() / denom, (low + high).sum() / denom,
-            r.mean(), r.amin(), r.amax(),
-        ]).tolist()  # (6,) -> one device sync
+        metrics = clip_metrics(r, low, high)
+    return per_token, metrics
+
+
+def clip_metrics(ratios: Tensor, low: Tensor, high: Tensor) -> dict[str, float]:
+    """What every policy loss reports about its ratios, in one device sync: the share of unmasked
+    tokens clipped below, above and in all, and the ratios' mean, min and max (1 when none).
+
+    Args:
+        ratios: ``(n_tok,)`` the ratio each unmasked token carries (token or sequence ratio).
+        low, high: ``(N, T)`` 0/1 float masks of the tokens clipped at the low and the high end.
+    """
+    denom = max(ratios.numel(), 1)
+    r = ratios if ratios.numel() else low.new_ones(1)  # (n_tok,) or (1,)
+    stats = torch.stack([
+        low.sum() / denom, high.sum() / denom, (low + high).sum() / denom,
+        r.mean(), r.amin(), r.amax(),
+    ]).tolist()  # (6,) -> one device sync
     names = ("clip_frac_low", "clip_frac_high", "clip_frac", "ratio_mean", "ratio_min", "ratio_max")
-    return per_token, dict(zip(names, stats, strict=True))
+    return dict(zip(names, stats, strict=True))
