@@ -85,3 +85,20 @@ def test_bad_settings_are_one_line_before_any_compute(tmp_path):
                                  ("min_language_consistency", 1.5, "min_language_consistency must be in")]:
         with pytest.raises(UserError, match=needle):
             SampleConfig(**{field: value})
+
+
+def test_bad_input_through_the_command_is_one_line_and_touches_nothing(tmp_path):
+    """`r1lab sample` as a user runs it: each bad input is exit 2 and one `error:` line, and a folder
+    that already holds files keeps them byte for byte."""
+    from tests.helpers import assert_unchanged, assert_user_error, file_hashes, r1lab
+    keep = tmp_path / "keep"
+    keep.mkdir()
+    (keep / "notes.txt").write_text("mine")
+    before = file_hashes(tmp_path)
+    for args, needle in [(["--model", "nope"], "model 'nope' not found"),
+                         (["--rewrite", "pretty"], "rewrite must be none | readable"),
+                         (["--prompts", "many"], "prompts"),
+                         (["--temperatur", "0.6"], "temperatur")]:
+        assert_user_error(r1lab("sample", *args, "--output-dir", keep / "out"), needle)
+    assert not (keep / "out").exists()
+    assert_unchanged(before, tmp_path)
