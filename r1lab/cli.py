@@ -163,8 +163,8 @@ BASE_DOC = "Build the built-in tiny base model: synthetic corpus, BPE tokenizer,
 @app.command(context_settings=_EXTRA, help=BASE_DOC, cls=_with_fields("r1lab.models.base_config:BaseConfig"))
 def base(ctx: typer.Context, config: str = typer.Option(None, "--config", help="YAML config file")):
     from r1lab.models.base_config import BaseConfig
+    cfg = _config(BaseConfig, ctx, config)  # bad options fail before torch and transformers are imported
     from r1lab.models.pretrain import pretrain
-    cfg = _config(BaseConfig, ctx, config)
     out = pretrain(cfg)
     typer.echo(f"base model written to {out}")
 
