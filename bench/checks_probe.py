@@ -100,7 +100,7 @@ def columns(text: str) -> list[dict]:
         if checked:
             checks.add(i + 1)
         later = claims[i + 2:i + 5] if checked else []
-        out.append({"slip": not c.correct, "checked": checked,
+        out.append({"slip": not c.correct, "text": text[c.start:nxt.end + 40] if checked else "", "checked": checked,
                     "check_true": checked and nxt.correct, "check_agrees": checked and nxt.stated == c.stated,
                     "redone": any(x.expr == c.expr and x.correct for x in later)})
     return out
@@ -138,11 +138,14 @@ def pays_off(model, tok, n_problems: int, k: int, seed: int, max_new: int = 320)
             "columns": len(cols), "checked_share": _r([c["checked"] for c in cols]),
             "slips": len(slips), "slip_rate": _r([c["slip"] for c in cols]),
             "slips_checked": sum(c["checked"] for c in slips),
+            "slips_check_disagrees": sum(c["checked"] and not c["check_agrees"] for c in slips),
             "slips_caught": sum(c["checked"] and not c["check_agrees"] and c["redone"] for c in slips),
             "checks_of_slips_agreeing": sum(c["check_agrees"] for c in slips),
             "check_accuracy": _r([c["check_true"] for c in cols if c["checked"]]),
         }
-    return {"table": table, "examples": [t[:300] for _, t in texts[:: max(1, len(texts) // 6)]]}
+    checked_slips = [c["text"] for d in by.values() for c in d["cols"] if c["slip"] and c["checked"]]
+    return {"table": table, "examples": [t[:300] for _, t in texts[:: max(1, len(texts) // 6)]],
+            "checked_slips": checked_slips}
 
 
 def _r(xs) -> float | None:
@@ -169,6 +172,9 @@ def main() -> None:
         for diff, row in out["table"].items():
             print(json.dumps({"digits": diff, **row}))
         for t in out["examples"]:
+            print(repr(t))
+        print("checked slips, as written:")
+        for t in out["checked_slips"]:
             print(repr(t))
 
 
