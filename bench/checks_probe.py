@@ -16,7 +16,8 @@ Two measurements of a base pretrained on design D's corpus (`r1lab base --column
    read every column of the worked ones: a column's first sum (not a check, not a restated
    doubted claim "7+2=8?", not a redo after "wait"), whether it slipped, whether a check of it
    (the next claim, its terms reversed) followed, what the check said, and whether a redo with the
-   true sum followed. Per difficulty (digits of the longer operand): the lenient accuracy of worked
+   true sum followed, and whether the digit the next "so far" writes is the true sum's (the slip
+   fixed, with or without a "wait"). Per difficulty (digits of the longer operand): the lenient accuracy of worked
    responses with at least one check against those with none, and the share of slips caught.
 
 It measures; it is not a test.
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import statistics
 from collections import defaultdict
 
@@ -82,6 +84,9 @@ def copy_probe(model, tok, n: int, seed: int) -> dict:
     return res
 
 
+_SO_FAR = re.compile(r"so far (\d+)")
+
+
 def _is_column(c) -> bool:
     terms = c.expr.split("+")
     return len(terms) > 1 and all(t.isdigit() and len(t) == 1 for t in terms)
@@ -100,9 +105,12 @@ def columns(text: str) -> list[dict]:
         if checked:
             checks.add(i + 1)
         later = claims[i + 2:i + 5] if checked else []
+        so_far = _SO_FAR.search(text, c.end)
+        carried = int(so_far.group(1)[0]) if so_far and so_far.start() - c.end < 80 else None
         out.append({"slip": not c.correct, "text": text[c.start:nxt.end + 40] if checked else "", "checked": checked,
                     "check_true": checked and nxt.correct, "check_agrees": checked and nxt.stated == c.stated,
-                    "redone": any(x.expr == c.expr and x.correct for x in later)})
+                    "redone": any(x.expr == c.expr and x.correct for x in later),
+                    "fixed": carried == c.true % 10})
     return out
 
 
@@ -141,6 +149,8 @@ def pays_off(model, tok, n_problems: int, k: int, seed: int, max_new: int = 320)
             "slips_check_disagrees": sum(c["checked"] and not c["check_agrees"] for c in slips),
             "slips_caught": sum(c["checked"] and not c["check_agrees"] and c["redone"] for c in slips),
             "checks_of_slips_agreeing": sum(c["check_agrees"] for c in slips),
+            "checked_slips_fixed": sum(c["fixed"] for c in slips if c["checked"]),
+            "unchecked_slips_fixed": sum(c["fixed"] for c in slips if not c["checked"]),
             "check_accuracy": _r([c["check_true"] for c in cols if c["checked"]]),
         }
     checked_slips = [c["text"] for d in by.values() for c in d["cols"] if c["slip"] and c["checked"]]
