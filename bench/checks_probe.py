@@ -1,6 +1,7 @@
 """Does a base compute its checks or copy them, and do its checks pay? (issue 15, docs/emergence.md)
 
     python bench/checks_probe.py MODEL_DIR [--probes 200] [--problems 64] [--samples 8] [--seed 0]
+    python bench/checks_probe.py RUN_DIR --run          # checking over an `r1lab train` run
 
 Two measurements of a base pretrained on design D's corpus (`r1lab base --column-slip ...`):
 
@@ -18,7 +19,9 @@ Two measurements of a base pretrained on design D's corpus (`r1lab base --column
    (the next claim, its terms reversed) followed, what the check said, and whether a redo with the
    true sum followed, and whether the digit the next "so far" writes is the true sum's (the slip
    fixed, with or without a "wait"). Per difficulty (digits of the longer operand): the lenient accuracy of worked
-   responses with at least one check against those with none, and the share of slips caught.
+   responses with at least one check against those with none, the share of slips caught, and the
+   accuracy of worked responses whose column sums are all right (or fixed): what is wrong there
+   (a misread digit, a final answer that is not the working's) no column check can catch.
 
 It measures; it is not a test.
 """
@@ -134,6 +137,8 @@ def pays_off(model, tok, n_problems: int, k: int, seed: int, max_new: int = 320)
             continue
         cols = columns(own_part(t))
         d["checked" if any(c["checked"] for c in cols) else "unchecked"].append(b.lenient.score)
+        if not any(c["slip"] and not c["fixed"] for c in cols):  # every column sum right, or fixed
+            d["sums_right"].append(b.lenient.score)
         d["cols"] += cols
     table = {}
     for diff, d in sorted(by.items()):
@@ -143,6 +148,7 @@ def pays_off(model, tok, n_problems: int, k: int, seed: int, max_new: int = 320)
             "responses": len(d["all"]), "lenient": _r(d["all"]),
             "worked_checked": [len(d["checked"]), _r(d["checked"])],
             "worked_unchecked": [len(d["unchecked"]), _r(d["unchecked"])],
+            "worked_sums_right": [len(d["sums_right"]), _r(d["sums_right"])],
             "columns": len(cols), "checked_share": _r([c["checked"] for c in cols]),
             "slips": len(slips), "slip_rate": _r([c["slip"] for c in cols]),
             "slips_checked": sum(c["checked"] for c in slips),
@@ -158,6 +164,28 @@ def pays_off(model, tok, n_problems: int, k: int, seed: int, max_new: int = 320)
             "checked_slips": checked_slips}
 
 
+def run_checks(run: str, every: int = 10) -> list[dict]:
+    """Checking over a training run, from its samples.jsonl (every response logged): per block of
+    `every` steps, the share of columns checked, the column slip rate, the share of slips checked
+    and fixed, and lenient accuracy; then the base and final evaluations."""
+    rows = [json.loads(line) for line in open(f"{run}/samples.jsonl") if line.strip()]
+    blocks = defaultdict(list)
+    for r in rows:
+        blocks[r["phase"] if r["phase"] != "train" else f"steps {(r['step'] - 1) // every * every + 1}+"].append(r)
+    out = []
+    for name, rs in blocks.items():
+        cols = [c for r in rs for c in columns(own_part(r["response"]))]
+        slips = [c for c in cols if c["slip"]]
+        out.append({"block": name, "responses": len(rs),
+                    "lenient": _r(analyse(r["response"], r["reference"], "number").lenient.score for r in rs),
+                    "columns_per_response": round(len(cols) / len(rs), 2),
+                    "checked_share": _r(c["checked"] for c in cols), "slip_rate": _r(c["slip"] for c in cols),
+                    "slips_checked": _r(c["checked"] for c in slips), "slips_fixed": _r(c["fixed"] for c in slips),
+                    "slips_caught_with_wait": sum(c["checked"] and not c["check_agrees"] and c["redone"]
+                                                  for c in slips)})
+    return out
+
+
 def _r(xs) -> float | None:
     xs = [float(x) for x in xs]
     return round(statistics.fmean(xs), 3) if xs else None
@@ -165,7 +193,8 @@ def _r(xs) -> float | None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("model")
+    ap.add_argument("model", help="a model directory, or with --run a training run directory")
+    ap.add_argument("--run", action="store_true", help="read checking over a training run's samples.jsonl")
     ap.add_argument("--probes", type=int, default=200)
     ap.add_argument("--problems", type=int, default=64)
     ap.add_argument("--samples", type=int, default=8)
@@ -173,6 +202,10 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--skip-pays", action="store_true", help="the copy probe only")
     args = ap.parse_args()
+    if args.run:
+        for row in run_checks(args.model):
+            print(json.dumps(row))
+        return
     torch.set_num_threads(args.threads)
     model, tok = load(args.model)
     model.eval()
