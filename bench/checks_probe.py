@@ -94,7 +94,8 @@ def copy_probe(model, tok, n: int, seed: int) -> dict:
 
 
 def verdict_probe(model, tok, n: int, seed: int) -> dict:
-    """{right|slip: {same, not_wait_fixed, not_wait, not, other}}: what greedy decoding writes after a check."""
+    """{right|slip: {same, not_wait_fixed, not_wait, not, other, p_not}}: what greedy decoding writes after a
+    check, and the mean share of the verdict's probability on " not" after a right check value."""
     rng = random.Random(seed + 7)
     res = {k: dict.fromkeys(("same", "not_wait_fixed", "not_wait", "not", "other"), 0) for k in ("right", "slip")}
     for _ in range(n):
@@ -111,7 +112,23 @@ def verdict_probe(model, tok, n: int, seed: int) -> dict:
             key = ("other" if not m else "same" if m[2] else "not" if not m[3]
                    else "not_wait_fixed" if int(m[4]) == x + y else "not_wait")
             res[kind][key] += 1
+            res[kind].setdefault("p_not", []).append(_p_not(model, tok, r1_zero_prompt(f"What is {a} + {b}?")
+                                                           + f" <think> {x}+{y}={s}, {y}+{x}={x + y},"))
+    for kind in res:  # the mean, over probes, of P(" not") / (P(" not") + P(" same")) after a right check
+        res[kind]["p_not"] = _r(res[kind]["p_not"])
     return res
+
+
+def _p_not(model, tok, prefix: str) -> float:
+    """Teacher-forced: how much of the verdict's mass, " not" against " same", goes to " not"."""
+    lps = []
+    for word in (" not", " same"):
+        ids = tok(prefix + word, return_tensors="pt").input_ids
+        n = len(tok(word, add_special_tokens=False).input_ids)
+        with torch.no_grad():
+            logp = model(ids).logits[0, :-1].log_softmax(-1)
+        lps.append(sum(logp[i - 1, ids[0, i]].item() for i in range(ids.shape[1] - n, ids.shape[1])))
+    return 1 / (1 + torch.exp(torch.tensor(lps[1] - lps[0])).item())
 
 
 _SO_FAR = re.compile(r"so far (\d+)")
