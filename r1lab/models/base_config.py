@@ -36,7 +36,8 @@ class BaseConfig:
     second_language_fraction: float = help_field(0.0, "share of worked solutions whose working is in a second "
                                                       "vocabulary (Cyrillic script) or switches to it mid-solution; "
                                                       "half as many documents are wholly in it (0 = English only)")
-    init_from: str = help_field("", "continue pretraining from this model directory (its tokenizer is kept, or grown: extend_vocab)")
+    init_from: str = help_field("", "continue pretraining from this model directory (its tokenizer is kept, or "
+                                    "grown: extend_vocab)")
     extend_vocab: int = help_field(0, "with init_from: add up to this many tokens of non-ASCII text (the second "
                                       "language's script) to its tokenizer, learnt on the corpus; ASCII text keeps "
                                       "its ids; a new row starts as the mean of its bytes' rows (0 = none)")
