@@ -49,3 +49,21 @@ def test_language_split_counts_mixed_and_single_language_responses_per_block_of_
     lines = proc.stdout.splitlines()
     assert lines[2] == "| 1-2 | 33% | 0.00, 0.00, 10 (n 1) | 1.00, 0.00, 10 (n 2) |"
     assert lines[3] == "| 3-4 | 100% | 1.00, 0.00, 10 (n 1) | 0.00, 0.00, 0 (n 0) |"
+
+
+def test_checks_probe_smoke_run_and_its_column_reader():
+    """bench/checks_probe.py (issue 15) on the shipped tiny base at a tiny size, and its reading of
+    columns on the design-D corpus's own text: a caught slip, an unchecked slip, a passing check."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from checks_probe import columns
+
+    text = "7+2=8, 2+7=9, 7+2=8? wait, 7+2=9, so far 9, left 6+5. 6+5=10, so far 09. 3+4+1=8, 1+4+3=8, so far"
+    assert [(c["slip"], c["checked"], c["check_agrees"], c["redone"]) for c in columns(text)] == [
+        (True, True, False, True), (True, False, False, False), (False, True, True, False)]
+    cmd = [sys.executable, str(ROOT / "bench" / "checks_probe.py"), "tiny", "--probes", "2", "--problems", "2",
+           "--samples", "2"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=ENV)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    probe = json.loads(proc.stdout.splitlines()[0])["copy_probe"]
+    assert sum(probe["plain"]["slip"].values()) == 2
+    assert any(json.loads(line).get("digits") for line in proc.stdout.splitlines()[1:3])

@@ -36,6 +36,14 @@ class BaseConfig:
     second_language_fraction: float = help_field(0.0, "share of worked solutions whose working is in a second "
                                                       "vocabulary (Cyrillic script) or switches to it mid-solution; "
                                                       "half as many documents are wholly in it (0 = English only)")
+    column_slip: float = help_field(0.0, "emergence corpus (design D, docs/emergence.md): per column of worked "
+                                         "working, the first sum written is off by one with this probability "
+                                         "(0 = the default corpus)")
+    check_fraction: float = help_field(0.0, "emergence corpus: share of worked solutions that re-add a quarter, half "
+                                            "or all of their columns in the other order, and redo a column after "
+                                            "'wait' when the two disagree")
+    guess_fraction: float = help_field(0.0, "emergence corpus: share of worked solutions that open with a hasty "
+                                            "answer (half of them one digit off) that the working then verifies")
     init_from: str = help_field("", "continue pretraining from this model directory (its tokenizer is kept, or "
                                     "grown: extend_vocab)")
     extend_vocab: int = help_field(0, "with init_from: add up to this many tokens of non-ASCII text (the second "
@@ -52,7 +60,8 @@ class BaseConfig:
         require(self, seed=SEED, steps=">= 1", stop_at=">= 0", batch_size=">= 1", seq_len=f"[1, {CONTEXT}]",
                 lr="> 0", warmup_steps=">= 0", weight_decay=">= 0", hidden_size=">= 1", num_layers=">= 1",
                 num_heads=">= 1", num_kv_heads=">= 1", intermediate_size=">= 1", worked_fraction="[0, 1]",
-                second_language_fraction="[0, 1]", countdown_fraction="[0, 1]", save_every=">= 0", threads=">= 0",
+                second_language_fraction="[0, 1]", countdown_fraction="[0, 1]", column_slip="[0, 1]",
+                check_fraction="[0, 1]", guess_fraction="[0, 1]", save_every=">= 0", threads=">= 0",
                 num_experts=">= 1", extend_vocab=">= 0")
         check([
             (not (self.init_from and self.tokenizer_from),

@@ -16,7 +16,23 @@ a worked solution's working is mixed with probability f: half of those are writt
 other language than the question, half switch language at a column (code-switching inside the
 document). So a model pretrained on it really mixes scripts in its working, which is what
 DeepSeek-R1's language-consistency reward fixes (docs/pipeline.md). Cyrillic letters take two
-byte-level tokens each in the English-trained tokenizer: mixed working is longer.
+byte-level tokens each in the English-trained tokenizer, unless `r1lab base --extend-vocab` grows
+it with the script's own tokens, as the r1-tiny recipe does.
+
+Checks that can catch slips (issue 15's design D, docs/emergence.md; all off by default, so the
+shipped base's corpus is unchanged): with `column_slip` > 0 each column's first sum is off by one
+with that probability, as a hurried writer slips, and an unchecked slip carries through to a wrong
+final answer. With `check_fraction` > 0 that share of worked solutions checks a quarter, half or
+all of its columns by adding the column again in the other order ("4+8+1=13, 1+8+4=13"). When the
+two disagree it restates the doubted claim, writes "wait" and redoes the column ("4+8+1=14,
+1+8+4=13, 4+8+1=14? wait, 4+8+1=13"): the slip is caught. Some checks are themselves wrong (a false
+alarm on a right sum, or a check that repeats the slip and lets it through). A passing check has no
+reflective word, so "wait" marks caught (or falsely suspected) slips only. With `guess_fraction` > 0
+that share of worked solutions opens with a hasty answer as a doubted claim ("36+122=168?", half of
+them one digit off), which the working then confirms or replaces after a "wait". Why re-adding:
+a check whose value is already on the page (an addend recovered by subtraction, or a chain taken
+down to 0) was learned as a copy (designs A-C); the re-added sum is computed by the same addition
+the model does at every column.
 """
 
 from __future__ import annotations
@@ -51,6 +67,16 @@ class CorpusMix:
     filler_fraction: float = 0.5  # documents that open with unrelated prose
     slip_fraction: float = 0.1  # worked solutions that make and fix a slip, or re-check a step
     second_language: float = 0.0  # worked solutions with mixed working; half as many documents in it
+    column_slip: float = 0.0  # design D: per column, the first sum written is off by one
+    check_fraction: float = 0.0  # design D: worked solutions that re-add some columns in the other order
+    guess_fraction: float = 0.0  # design D: worked solutions that open with a hasty answer, then verify it
+    false_alarm: float = 0.03  # a check of a right sum that is itself wrong and flags it
+    missed_slip: float = 0.15  # a check of a slip that is itself wrong and agrees with it
+
+    @property
+    def checked(self) -> bool:
+        """Design D's working (slips, checks, guesses) instead of the default's."""
+        return bool(self.column_slip or self.check_fraction or self.guess_fraction)
 
 
 @dataclass(frozen=True)
@@ -65,6 +91,7 @@ class Words:
     answer_is: str
     work: tuple[str, str]  # "Let's work it out." and "Step by step:"
     so_it_is: str
+    wait: str = "wait"  # design D's reflection word, written only where a check disagrees
 
 
 EN = Words((", so far {s}{tail}, left {l}.", " ({s}{tail}; {l} left)", ", we have {s}{tail}, and {l} left."),
@@ -74,7 +101,7 @@ EN = Words((", so far {s}{tail}, left {l}.", " ({s}{tail}; {l} left)", ", we hav
 RU = Words((", итог {s}{tail}, ещё {l}.", " ({s}{tail}; ещё {l})", ", имеем {s}{tail}, и ещё {l}."),
            "в уме", "ноль", ("в уме 1, итог {s}.", "(ещё 1: {s})", "перенос даёт {s}."),
            "стоп, неверно.", "Стоп, проверка: {a} + {b} кончается на {d}. Да, {s}.", "Ответ:",
-           ("Решим.", "По шагам:"), "Итак,")
+           ("Решим.", "По шагам:"), "Итак,", "стоп")
 LANGUAGES = {"en": EN, "ru": RU}
 
 
@@ -128,6 +155,75 @@ def addition_steps(rng: random.Random, a: int, b: int, slip: bool, langs: list[s
     return " ".join(parts)
 
 
+def _off_by_one(rng: random.Random, total: int) -> int:
+    return total + 1 if total == 0 or rng.random() < 0.5 else total - 1
+
+
+def _check(rng: random.Random, terms: list[str], shown: int, total: int, mix: CorpusMix) -> tuple[str, bool]:
+    """The column added again in the other order: (text, agrees with the sum as written). A right
+    check of a slip disagrees; a wrong one may flag a right sum or repeat the slip."""
+    value = total
+    if shown == total and rng.random() < mix.false_alarm:
+        value = _off_by_one(rng, total)
+    elif shown != total and rng.random() < mix.missed_slip:
+        value = shown
+    return f"{'+'.join(reversed(terms))}={value}", value == shown
+
+
+def _column(rng: random.Random, w: Words, terms: list[str], checked: bool, mix: CorpusMix) -> tuple[str, int]:
+    """One column's claim, with its check and redo when checked: (text, the sum carried forward)."""
+    total = sum(int(t) for t in terms)
+    expr = "+".join(terms)
+    shown = _off_by_one(rng, total) if rng.random() < mix.column_slip else total
+    text = f"{expr}={shown}"
+    if not checked:
+        return text, shown
+    claim, agrees = _check(rng, terms, shown, total, mix)
+    if agrees:
+        return f"{text}, {claim}", shown
+    text = f"{text}, {claim}, {expr}={shown}? {w.wait}, {expr}={total}"
+    if rng.random() < 0.5:  # the redo checked again, rightly
+        text += f", {'+'.join(reversed(terms))}={total}"
+    return text, total
+
+
+def checked_steps(rng: random.Random, a: int, b: int, mix: CorpusMix, langs: list[str] | None = None,
+                  check_rate: float = 0.0) -> tuple[str, int]:
+    """Design D's column addition: the default's columns (in its first wording), each of which may
+    slip and, with probability `check_rate`, is re-added in the other order. Returns (working, the
+    sum it arrives at), which differs from a + b when a slip went uncaught."""
+    x, y = str(a), str(b)
+    n = max(len(x), len(y))
+    langs = langs or ["en"] * n
+    carry, sofar, parts = 0, "", []
+    for i in range(n):
+        w = LANGUAGES[langs[i]]
+        terms = [d for d in (x[-1:], y[-1:]) if d]
+        terms = terms + ["1"] if carry else (terms if len(terms) > 1 else terms + ["0"])
+        text, shown = _column(rng, w, terms, rng.random() < check_rate, mix)
+        x, y = x[:-1], y[:-1]
+        carry, sofar = shown // 10, str(shown % 10) + sofar
+        left = "+".join(v for v in (x, y) if v) or w.nothing
+        tail = f", {w.carry} {carry}" if carry else ""
+        parts.append(text + w.so_far[0].format(s=sofar, tail=tail, l=left))
+    if carry:
+        sofar = str(carry) + sofar
+        parts.append(w.final[0].format(s=sofar))
+    return " ".join(parts), int(sofar)
+
+
+def verified_guess(rng: random.Random, a: int, b: int, steps: str, arrived: int, w: Words) -> str:
+    """A hasty answer first, as a doubted claim, then the working that verifies it: a guess the
+    working disagrees with is restated, reflected on and replaced by the worked sum. Half the
+    guesses are right; a wrong one has one digit off by one."""
+    guess = a + b
+    if rng.random() < 0.5:
+        place = 10 ** rng.randrange(len(str(guess)))
+        guess += place if (guess // place) % 10 < 9 and (guess // place > 9 or rng.random() < 0.5) else -place
+    verdict = f"{a}+{b}={arrived}." if guess == arrived else f"{a}+{b}={guess}? {w.wait}, {a}+{b}={arrived}."
+    return f"{a}+{b}={guess}? {steps} {verdict}"
+
+
 def column_languages(rng: random.Random, lang: str, n: int) -> list[str]:
     """Mixed working for a question in `lang`: wholly the other language, or a switch at a column."""
     other = "ru" if lang == "en" else "en"
@@ -169,8 +265,14 @@ def _addition(rng: random.Random, a: int, b: int, lang: str, worked: bool, slip:
     n = max(len(str(a)), len(str(b)))
     mixed = worked and mix.second_language > 0 and rng.random() < mix.second_language
     langs = column_languages(rng, lang, n) if mixed else [lang] * n
-    steps = addition_steps(rng, a, b, slip, langs) if worked else None
     w = LANGUAGES[langs[-1] if worked else lang]
+    if worked and mix.checked:
+        check_rate = rng.choice((0.25, 0.5, 1.0)) if rng.random() < mix.check_fraction else 0.0
+        steps, arrived = checked_steps(rng, a, b, mix, langs, check_rate)
+        if rng.random() < mix.guess_fraction:
+            steps = verified_guess(rng, a, b, steps, arrived, w)
+        return _frame(rng, _addition_question(rng, a, b, lang), _respond(rng, str(arrived), steps, w))
+    steps = addition_steps(rng, a, b, slip, langs) if worked else None
     return _frame(rng, _addition_question(rng, a, b, lang), _respond(rng, str(a + b), steps, w))
 
 

@@ -2,12 +2,14 @@
 Cyrillic working, code-switching inside one worked solution, right sums, and the shipped tokenizer
 writes it all back byte for byte."""
 
+import hashlib
 import itertools
 import random
 import re
 
-from r1lab.models.corpus import CorpusMix, addition_steps, documents
+from r1lab.models.corpus import CorpusMix, addition_steps, checked_steps, documents
 from r1lab.models.io import load_tokenizer
+from r1lab.verifiers.aha import find_reflections
 
 CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 
@@ -43,3 +45,68 @@ def test_the_shipped_tokenizer_round_trips_the_second_language():
     assert len(docs) > 50
     for d in docs:
         assert tok.decode(tok.encode(d, add_special_tokens=False)) == d
+
+
+# ----- design D (issue 15): slips, re-added checks, verified guesses; off by default ----------
+
+DESIGN_D = CorpusMix(column_slip=0.08, check_fraction=0.43, guess_fraction=0.33)
+SUM = re.compile(r"(?<![\d+])(\d+(?:\+\d+)+)=(\d+)")
+CHECKED = re.compile(r"(?<![\d+])(\d+(?:\+\d+)+)=(\d+), (\d+(?:\+\d+)+)=(\d+)")  # a sum, then the same re-added
+
+
+def test_the_default_stream_is_unchanged():
+    """The shipped base's corpus, byte for byte: design D's options draw nothing when off."""
+    text = "\x00".join(itertools.islice(documents(0), 300))
+    assert hashlib.sha256(text.encode()).hexdigest()[:16] == "e7bdf5c13db43b74"
+
+
+def _checks(text: str) -> list[tuple[str, int, int]]:
+    """(column, sum as written, value of its check) for each re-added column of `text`."""
+    return [(first, int(shown), int(value)) for first, shown, again, value in CHECKED.findall(text)
+            if again.split("+") == first.split("+")[::-1]]
+
+
+def test_design_d_slips_are_caught_by_re_adding_and_some_checks_are_wrong():
+    docs = list(itertools.islice(documents(0, DESIGN_D), 3000))
+    sums = [(e, int(v)) for d in docs for e, v in SUM.findall(d) if len(e) < 8]  # column sums, not a+b claims
+    assert 0.03 < sum(eval(e) != v for e, v in sums) / len(sums) < 0.15  # slips (and a few wrong checks)
+    pairs = [c for d in docs for c in _checks(d)]
+    caught = [p for p in pairs if eval(p[0]) != p[1] and p[2] == eval(p[0])]
+    missed = [p for p in pairs if eval(p[0]) != p[1] == p[2]]
+    alarms = [p for p in pairs if eval(p[0]) == p[1] != p[2]]
+    assert len(pairs) > 300 and caught and missed and alarms
+    assert len(missed) + len(alarms) < len(caught)
+    # "wait" only after a disagreeing check (the doubted column restated) or a guess the working replaced
+    text = "\n".join(docs)
+    waits = list(re.finditer(r"(?<!\w)wait(?!\w)", text))
+    assert len(waits) > 50
+    for m in waits:
+        before = text[max(0, m.start() - 120):m.start()]
+        assert re.search(r"(\d+\+[\d+]+)=\d+, [\d+]+=\d+, \1=\d+\? $", before) or re.search(r"\d+\+\d+=\d+\? $",
+                                                                                         before), before
+    assert "wait, that is wrong" not in text  # the default's slip phrasing is replaced, not mixed in
+
+
+def test_design_d_working_arrives_at_its_answer_and_reads_as_claim_check_redo():
+    rng = random.Random(0)
+    mix = CorpusMix(column_slip=1.0, missed_slip=0.0)
+    steps, arrived = checked_steps(rng, 6287, 652, mix, check_rate=1.0)
+    assert arrived == 6939  # every slip caught
+    first = steps.split(" so far")[0]
+    (e1, v1), (c1, w1), (e2, v2), (e3, v3) = SUM.findall(first)[:4]
+    assert e1 == e2 == e3 == "7+2" and c1 == "2+7" and v1 == v2 != "9" and w1 == v3 == "9"
+    assert f"7+2={v1}, 2+7=9, 7+2={v1}? wait, 7+2=9" in first
+    # unchecked slips go through to the answer; no slips and no checks is the plain working
+    assert checked_steps(random.Random(1), 6287, 652, mix)[1] != 6939
+    plain, arrived = checked_steps(random.Random(1), 6287, 652, CorpusMix())
+    assert arrived == 6939 and "628+65" in plain and "62+6" in plain and "wait" not in plain
+    for seed in range(200):  # a document's stated answer is where its working arrives
+        r = random.Random(seed)
+        a, b = r.randrange(10, 99999), r.randrange(10, 99999)
+        steps, arrived = checked_steps(r, a, b, DESIGN_D, check_rate=r.random())
+        assert re.findall(r"\d+", steps)[-1] == str(arrived)
+
+
+def test_a_caught_slip_is_a_productive_reflection():
+    text = " <think> 7+2=8, 2+7=9, 7+2=8? wait, 7+2=9, so far 9, left nothing. </think> <answer> 9 </answer>"
+    assert [r.kind for r in find_reflections(text, final_correct=True).reflections] == ["productive"]
