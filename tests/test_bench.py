@@ -35,6 +35,22 @@ def test_bench_eval_smoke_run():
     assert "concurrency 16, one request per sample | 4 |" in proc.stdout and "concurrency 16 / 1:" in proc.stdout
 
 
+def test_language_split_counts_mixed_and_single_language_responses_per_block_of_steps(tmp_path):
+    rows = [{"phase": "base", "step": 0, "question": "What is 1 + 2?", "response": "3"}]
+    en, ru = "<think> 1+2=3, so far 3 </think>", "<think> 1+2=3, итог 3 </think>"
+    for step, response, acc in [(1, ru, 0.0), (1, en, 1.0), (2, en, 1.0), (3, ru, 1.0)]:
+        rows.append({"phase": "train", "step": step, "question": "What is 1 + 2?", "response": response,
+                     "accuracy": acc, "format": 0.0, "length": 10})
+    path = tmp_path / "samples.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "language_split.py"), str(path), "--every", "2"],
+                          capture_output=True, text=True, timeout=60, env=ENV)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    assert lines[2] == "| 1-2 | 33% | 0.00, 0.00, 10 (n 1) | 1.00, 0.00, 10 (n 2) |"
+    assert lines[3] == "| 3-4 | 100% | 1.00, 0.00, 10 (n 1) | 0.00, 0.00, 0 (n 0) |"
+
+
 def test_checks_probe_smoke_run_and_its_column_reader():
     """bench/checks_probe.py (issue 15) on the shipped tiny base at a tiny size, and its reading of
     columns on the design-D corpus's own text: a caught slip, an unchecked slip, a passing check."""

@@ -46,7 +46,11 @@ class BaseConfig:
                                             "answer (half of them one digit off) that the working then verifies")
     check_verdict: bool = help_field(False, "emergence corpus (design E): each re-added check ends in a verdict, "
                                             "'same' or 'not X, wait' before the redo")
-    init_from: str = help_field("", "continue pretraining from this model directory (its tokenizer is kept)")
+    init_from: str = help_field("", "continue pretraining from this model directory (its tokenizer is kept, or "
+                                    "grown: extend_vocab)")
+    extend_vocab: int = help_field(0, "with init_from: add up to this many tokens of non-ASCII text (the second "
+                                      "language's script) to its tokenizer, learnt on the corpus; ASCII text keeps "
+                                      "its ids; a new row starts as the mean of its bytes' rows (0 = none)")
     tokenizer_from: str = help_field("", "train from scratch with this model's tokenizer instead of a new one ('tiny' "
                                          "or a model directory; vocab_size is then its size): a smaller student "
                                          "that shares token ids with its teacher")
@@ -60,10 +64,11 @@ class BaseConfig:
                 num_heads=">= 1", num_kv_heads=">= 1", intermediate_size=">= 1", worked_fraction="[0, 1]",
                 second_language_fraction="[0, 1]", countdown_fraction="[0, 1]", column_slip="[0, 1]",
                 check_fraction="[0, 1]", guess_fraction="[0, 1]", save_every=">= 0", threads=">= 0",
-                num_experts=">= 1")
+                num_experts=">= 1", extend_vocab=">= 0")
         check([
             (not (self.init_from and self.tokenizer_from),
              "init_from keeps that model's tokenizer: tokenizer_from is for a model from scratch"),
+            (not self.extend_vocab or self.init_from, "extend_vocab extends the tokenizer of init_from: set init_from"),
             (self.vocab_size >= MIN_VOCAB,
              f"vocab_size must be >= {MIN_VOCAB} (256 bytes and 5 special tokens), got {self.vocab_size}"),
             (self.hidden_size % self.num_heads == 0 and self.num_heads % self.num_kv_heads == 0,

@@ -16,7 +16,8 @@ a worked solution's working is mixed with probability f: half of those are writt
 other language than the question, half switch language at a column (code-switching inside the
 document). So a model pretrained on it really mixes scripts in its working, which is what
 DeepSeek-R1's language-consistency reward fixes (docs/pipeline.md). Cyrillic letters take two
-byte-level tokens each in the English-trained tokenizer: mixed working is longer.
+byte-level tokens each in the English-trained tokenizer, unless `r1lab base --extend-vocab` grows
+it with the script's own tokens, as the r1-tiny recipe does.
 
 Checks that can catch slips (issue 15's design D, docs/emergence.md; all off by default, so the
 shipped base's corpus is unchanged): with `column_slip` > 0 each column's first sum is off by one

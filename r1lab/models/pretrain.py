@@ -19,6 +19,12 @@ experts without an auxiliary loss (`r1lab train` logs the balance). It is not sh
 `tokenizer_from` builds a model from scratch on an existing model's tokenizer: the built-in
 `tiny-small` student is one (recipes/tiny-small.yaml), so that traces from a `tiny` teacher are
 the same token ids for it.
+
+`extend_vocab` (with `init_from`) adapts a model to a new script, as is done to teach a trained
+model a new language: up to N BPE merges learnt on the corpus, each holding a non-ASCII byte, are
+added after the tokenizer's own (r1lab.models.tokenizer.extend_tokenizer), so ASCII text keeps its
+exact ids; each new token's embedding row (tied to the output) starts as the mean of the rows of
+the byte tokens it replaces, so the continued pretraining starts from the model's own guess.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ from r1lab.models.base_config import CONTEXT, BaseConfig
 from r1lab.models.corpus import CorpusMix, documents
 from r1lab.models.io import check_model_target, load, load_config, load_tokenizer, save
 from r1lab.models.machine import check_machine, check_memory
-from r1lab.models.tokenizer import corpus_tokenizer
+from r1lab.models.tokenizer import corpus_tokenizer, extend_tokenizer
 
 
 def model_config(cfg: BaseConfig, vocab_size: int, eos_id: int):
@@ -105,7 +111,7 @@ def preflight(cfg: BaseConfig) -> None:
     vocab = cfg.vocab_size
     if cfg.init_from:
         config = load_config(cfg.init_from)
-        vocab = max(vocab, getattr(config, "vocab_size", 0) or 0)
+        vocab = max(vocab, (getattr(config, "vocab_size", 0) or 0) + cfg.extend_vocab)
     check_memory(memory(cfg, vocab), "cpu", "lower batch_size or seq_len")
     check_model_target(cfg.output_dir)
     for step in range(cfg.save_every, _last(cfg), cfg.save_every or 1) if cfg.save_every else ():
@@ -124,6 +130,11 @@ def pretrain(cfg: BaseConfig, log: Callable[[str], None] = print, metrics: list[
                     check_verdict=cfg.check_verdict)
     if cfg.init_from:
         model, tok = load(cfg.init_from)
+        if cfg.extend_vocab:
+            tok, pieces = extend_tokenizer(tok, itertools.islice(documents(cfg.seed + 1, mix), 20_000),
+                                           cfg.extend_vocab)
+            grow_embeddings(model, pieces)
+            log(f"tokenizer extended by {len(pieces)} tokens of non-ASCII text")
     else:
         tok = (load_tokenizer(cfg.tokenizer_from) if cfg.tokenizer_from else
                corpus_tokenizer(documents(cfg.seed + 1, mix), vocab_size=cfg.vocab_size))
@@ -155,6 +166,19 @@ def pretrain(cfg: BaseConfig, log: Callable[[str], None] = print, metrics: list[
         if cfg.save_every and step % cfg.save_every == 0 and step < last:
             save(model, tok, _snapshot(cfg, step))
     return save(model, tok, cfg.output_dir)
+
+
+def grow_embeddings(model, pieces: dict[int, list[int]]) -> None:
+    """Append one embedding row per new token id (ids follow the old ones), each the mean of the rows
+    of the old ids it replaces."""
+    old = model.get_input_embeddings().weight.detach().clone()  # (V, H)
+    new_ids = sorted(pieces)
+    assert new_ids == list(range(old.shape[0], old.shape[0] + len(new_ids))), "new ids must follow the old ones"
+    model.resize_token_embeddings(old.shape[0] + len(new_ids), mean_resizing=False)
+    emb = model.get_input_embeddings().weight  # (V + N, H)
+    with torch.no_grad():
+        for i in new_ids:
+            emb[i] = old[pieces[i]].mean(0)  # (H,)
 
 
 def _last(cfg: BaseConfig) -> int:

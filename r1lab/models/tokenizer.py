@@ -8,6 +8,7 @@ Face format (tokenizer.json, special tokens, a chat template), so `AutoTokenizer
 from __future__ import annotations
 
 import itertools
+import json
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
@@ -44,3 +45,57 @@ def train_tokenizer(texts, vocab_size: int = 512) -> PreTrainedTokenizerFast:
 
 def corpus_tokenizer(docs, n_docs: int = 20_000, vocab_size: int = 512) -> PreTrainedTokenizerFast:
     return train_tokenizer(itertools.islice(docs, n_docs), vocab_size)
+
+
+# ----- extending a trained tokenizer with a new script ------------------------------------------
+
+def _byte_chars() -> dict[str, int]:
+    """The byte-level pre-tokenizer's alphabet, character -> byte: printable Latin-1 bytes stand for
+    themselves, every other byte for the next unused code point from 256 on."""
+    keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    chars, extra = {}, 0
+    for b in range(256):
+        if b in keep:
+            chars[chr(b)] = b
+        else:
+            chars[chr(256 + extra)] = b
+            extra += 1
+    return chars
+
+
+_BYTE_OF = _byte_chars()
+
+
+def _non_ascii(piece: str) -> bool:
+    return any(_BYTE_OF[c] >= 0x80 for c in piece)
+
+
+def extend_tokenizer(tok: PreTrainedTokenizerFast, texts,
+                     n: int) -> tuple[PreTrainedTokenizerFast, dict[int, list[int]]]:
+    """Add up to `n` BPE merges, learnt on `texts`, whose tokens hold a non-ASCII byte (a new script's
+    letters and words), after the tokenizer's own merges. A text of ASCII characters only is tokenized
+    exactly as before; a word of the new script takes a token or two instead of two bytes per letter.
+    Returns the new tokenizer and, for each new token id, the old ids of its bytes (to initialise its
+    embedding row). This is the vocabulary extension used to adapt a model to a new language."""
+    state = json.loads(tok.backend_tokenizer.to_str())
+    vocab, merges = state["model"]["vocab"], state["model"]["merges"]
+    learner = train_tokenizer(texts, vocab_size=len(vocab) + 8 * n).backend_tokenizer
+    learnt = json.loads(learner.to_str())["model"]["merges"]
+    old_model = tok.backend_tokenizer.model
+    pieces: dict[int, list[int]] = {}
+    next_id = max(max(vocab.values()), *(a["id"] for a in state["added_tokens"])) + 1
+    for a, b in learnt:
+        if len(pieces) == n:
+            break
+        new = a + b
+        if new in vocab or a not in vocab or b not in vocab or not _non_ascii(new):
+            continue
+        merges.append([a, b])
+        vocab[new] = next_id
+        pieces[next_id] = [t.id for t in old_model.tokenize(new)]
+        next_id += 1
+    fast = PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(json.dumps(state)), eos_token=EOS,
+                                   pad_token=EOS)
+    fast.chat_template = tok.chat_template
+    fast.model_max_length = tok.model_max_length
+    return fast, pieces
