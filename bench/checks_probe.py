@@ -23,6 +23,12 @@ Two measurements of a base pretrained on design D's corpus (`r1lab base --column
    accuracy of worked responses whose column sums are all right (or fixed): what is wrong there
    (a misread digit, a final answer that is not the working's) no column check can catch.
 
+3. **Verdicts** (design E, `--check-verdict`): teacher-force a right or slipped first column and
+   its re-added expression, then let greedy decoding go on: does it write "same" after an
+   agreeing check and "not X, wait" and the redo after a disagreeing one? At T=1.0, each
+   check's verdict is read too: disagreeing checks followed by "not X" and a "wait", agreeing
+   checks followed by a "wait" anyway (a ritual).
+
 It measures; it is not a test.
 """
 
@@ -87,6 +93,44 @@ def copy_probe(model, tok, n: int, seed: int) -> dict:
     return res
 
 
+def verdict_probe(model, tok, n: int, seed: int) -> dict:
+    """{right|slip: {same, not_wait_fixed, not_wait, not, other, p_not}}: what greedy decoding writes after a
+    check, and the mean share of the verdict's probability on " not" after a right check value."""
+    rng = random.Random(seed + 7)
+    res = {k: dict.fromkeys(("same", "not_wait_fixed", "not_wait", "not", "other"), 0) for k in ("right", "slip")}
+    for _ in range(n):
+        x, y = rng.randint(1, 9), rng.randint(1, 9)
+        a, b = rng.randint(10, 99) * 10 + x, rng.randint(10, 99) * 10 + y
+        for kind in ("right", "slip"):
+            s = x + y + (0 if kind == "right" else rng.choice([-1, 1]))
+            ids = tok(r1_zero_prompt(f"What is {a} + {b}?") + f" <think> {x}+{y}={s}, {y}+{x}=",
+                      return_tensors="pt").input_ids
+            with torch.no_grad():
+                out = model.generate(ids, max_new_tokens=20, do_sample=False, pad_token_id=tok.pad_token_id)
+            got = tok.decode(out[0, ids.shape[1]:])
+            m = re.match(rf"(\d+), (?:(same)|not {s}(, wait, {x}\+{y}=(\d+))?)", got)
+            key = ("other" if not m else "same" if m[2] else "not" if not m[3]
+                   else "not_wait_fixed" if int(m[4]) == x + y else "not_wait")
+            res[kind][key] += 1
+            res[kind].setdefault("p_not", []).append(_p_not(model, tok, r1_zero_prompt(f"What is {a} + {b}?")
+                                                           + f" <think> {x}+{y}={s}, {y}+{x}={x + y},"))
+    for kind in res:  # the mean, over probes, of P(" not") / (P(" not") + P(" same")) after a right check
+        res[kind]["p_not"] = _r(res[kind]["p_not"])
+    return res
+
+
+def _p_not(model, tok, prefix: str) -> float:
+    """Teacher-forced: how much of the verdict's mass, " not" against " same", goes to " not"."""
+    lps = []
+    for word in (" not", " same"):
+        ids = tok(prefix + word, return_tensors="pt").input_ids
+        n = len(tok(word, add_special_tokens=False).input_ids)
+        with torch.no_grad():
+            logp = model(ids).logits[0, :-1].log_softmax(-1)
+        lps.append(sum(logp[i - 1, ids[0, i]].item() for i in range(ids.shape[1] - n, ids.shape[1])))
+    return 1 / (1 + torch.exp(torch.tensor(lps[1] - lps[0])).item())
+
+
 _SO_FAR = re.compile(r"so far (\d+)")
 
 
@@ -110,7 +154,10 @@ def columns(text: str) -> list[dict]:
         later = claims[i + 2:i + 5] if checked else []
         so_far = _SO_FAR.search(text, c.end)
         carried = int(so_far.group(1)[0]) if so_far and so_far.start() - c.end < 80 else None
-        out.append({"slip": not c.correct, "text": text[c.start:nxt.end + 40] if checked else "", "checked": checked,
+        after = text[nxt.end:nxt.end + 30] if checked else ""
+        out.append({"verdict_not": after.startswith(", not "), "verdict_same": after.startswith(", same"),
+                    "wait_after": checked and "wait" in after.split("so far")[0],
+                    "slip": not c.correct, "text": text[c.start:nxt.end + 40] if checked else "", "checked": checked,
                     "check_true": checked and nxt.correct, "check_agrees": checked and nxt.stated == c.stated,
                     "redone": any(x.expr == c.expr and x.correct for x in later),
                     "fixed": carried == c.true % 10})
@@ -157,6 +204,12 @@ def pays_off(model, tok, n_problems: int, k: int, seed: int, max_new: int = 320)
             "checks_of_slips_agreeing": sum(c["check_agrees"] for c in slips),
             "checked_slips_fixed": sum(c["fixed"] for c in slips if c["checked"]),
             "unchecked_slips_fixed": sum(c["fixed"] for c in slips if not c["checked"]),
+            "disagreeing_checks": sum(c["checked"] and not c["check_agrees"] for c in cols),
+            "disagreeing_with_not_wait": sum(c["checked"] and not c["check_agrees"] and c["verdict_not"]
+                                             and c["wait_after"] for c in cols),
+            "agreeing_checks": sum(c["check_agrees"] for c in cols),
+            "agreeing_same": sum(c["check_agrees"] and c["verdict_same"] for c in cols),
+            "agreeing_then_wait": sum(c["check_agrees"] and c["wait_after"] for c in cols),
             "check_accuracy": _r([c["check_true"] for c in cols if c["checked"]]),
         }
     checked_slips = [c["text"] for d in by.values() for c in d["cols"] if c["slip"] and c["checked"]]
@@ -182,7 +235,10 @@ def run_checks(run: str, every: int = 10) -> list[dict]:
                     "checked_share": _r(c["checked"] for c in cols), "slip_rate": _r(c["slip"] for c in cols),
                     "slips_checked": _r(c["checked"] for c in slips), "slips_fixed": _r(c["fixed"] for c in slips),
                     "slips_caught_with_wait": sum(c["checked"] and not c["check_agrees"] and c["redone"]
-                                                  for c in slips)})
+                                                  for c in slips),
+                    "agreeing_checks_then_wait": sum(c["check_agrees"] and c["wait_after"] for c in cols),
+                    "disagreeing_checks_not_wait": sum(c["checked"] and not c["check_agrees"] and c["verdict_not"]
+                                                       and c["wait_after"] for c in cols)})
     return out
 
 
@@ -200,6 +256,7 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=8)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--check-verdict", action="store_true", help="also the verdict probe (design E)")
     ap.add_argument("--skip-pays", action="store_true", help="the copy probe only")
     args = ap.parse_args()
     if args.run:
@@ -210,6 +267,8 @@ def main() -> None:
     model, tok = load(args.model)
     model.eval()
     print(json.dumps({"copy_probe": copy_probe(model, tok, args.probes, args.seed)}))
+    if args.check_verdict:
+        print(json.dumps({"verdict_probe": verdict_probe(model, tok, args.probes, args.seed)}))
     if not args.skip_pays:
         out = pays_off(model, tok, args.problems, args.samples, args.seed)
         for diff, row in out["table"].items():

@@ -44,6 +44,8 @@ class BaseConfig:
                                             "'wait' when the two disagree")
     guess_fraction: float = help_field(0.0, "emergence corpus: share of worked solutions that open with a hasty "
                                             "answer (half of them one digit off) that the working then verifies")
+    check_verdict: bool = help_field(False, "emergence corpus (design E): each re-added check ends in a verdict, "
+                                            "'same' or 'not X, wait' before the redo")
     init_from: str = help_field("", "continue pretraining from this model directory (its tokenizer is kept, or "
                                     "grown: extend_vocab)")
     extend_vocab: int = help_field(0, "with init_from: add up to this many tokens of non-ASCII text (the second "

@@ -33,6 +33,13 @@ them one digit off), which the working then confirms or replaces after a "wait".
 a check whose value is already on the page (an addend recovered by subtraction, or a chain taken
 down to 0) was learned as a copy (designs A-C); the re-added sum is computed by the same addition
 the model does at every column.
+
+Design E (`check_verdict`, off by default): each check ends in an explicit, local verdict, so a
+disagreement is a token the model can condition on rather than a comparison of two numbers a few
+tokens apart: "4+8+1=13, 1+8+4=13, same" and "4+8+1=14, 1+8+4=13, not 14, wait, 4+8+1=13" (in
+the second language "совпало" and "не 14, стоп, ..."). A "wait" after "same" is then visibly a
+ritual, and one after "not X" is a caught slip. The redo's own re-check (half the redos) carries no
+verdict, as in design D.
 """
 
 from __future__ import annotations
@@ -72,6 +79,7 @@ class CorpusMix:
     guess_fraction: float = 0.0  # design D: worked solutions that open with a hasty answer, then verify it
     false_alarm: float = 0.03  # a check of a right sum that is itself wrong and flags it
     missed_slip: float = 0.15  # a check of a slip that is itself wrong and agrees with it
+    check_verdict: bool = False  # design E: each check ends in a local verdict, "same" or "not X, wait"
 
     @property
     def checked(self) -> bool:
@@ -92,6 +100,8 @@ class Words:
     work: tuple[str, str]  # "Let's work it out." and "Step by step:"
     so_it_is: str
     wait: str = "wait"  # design D's reflection word, written only where a check disagrees
+    same: str = "same"  # design E's verdict on a check that agrees with the sum as written
+    differs: str = "not"  # design E's verdict on one that disagrees: "not 14, wait, ..."
 
 
 EN = Words((", so far {s}{tail}, left {l}.", " ({s}{tail}; {l} left)", ", we have {s}{tail}, and {l} left."),
@@ -101,7 +111,7 @@ EN = Words((", so far {s}{tail}, left {l}.", " ({s}{tail}; {l} left)", ", we hav
 RU = Words((", итог {s}{tail}, ещё {l}.", " ({s}{tail}; ещё {l})", ", имеем {s}{tail}, и ещё {l}."),
            "в уме", "ноль", ("в уме 1, итог {s}.", "(ещё 1: {s})", "перенос даёт {s}."),
            "стоп, неверно.", "Стоп, проверка: {a} + {b} кончается на {d}. Да, {s}.", "Ответ:",
-           ("Решим.", "По шагам:"), "Итак,", "стоп")
+           ("Решим.", "По шагам:"), "Итак,", "стоп", "совпало", "не")
 LANGUAGES = {"en": EN, "ru": RU}
 
 
@@ -180,8 +190,9 @@ def _column(rng: random.Random, w: Words, terms: list[str], checked: bool, mix: 
         return text, shown
     claim, agrees = _check(rng, terms, shown, total, mix)
     if agrees:
-        return f"{text}, {claim}", shown
-    text = f"{text}, {claim}, {expr}={shown}? {w.wait}, {expr}={total}"
+        return f"{text}, {claim}" + (f", {w.same}" if mix.check_verdict else ""), shown
+    doubt = f"{w.differs} {shown}," if mix.check_verdict else f"{expr}={shown}?"
+    text = f"{text}, {claim}, {doubt} {w.wait}, {expr}={total}"
     if rng.random() < 0.5:  # the redo checked again, rightly
         text += f", {'+'.join(reversed(terms))}={total}"
     return text, total

@@ -48,6 +48,13 @@ marker's start p to its last marker's end e. Let C be the latest claim ending be
 * **neutral**: everything else: no claim before it, a check that confirms a true claim, a false
   claim corrected while the final answer is still wrong (`reason` says which), a false claim
   neither fixed nor confirmed.
+**Verdicts** (the emergence corpus's design E, docs/emergence.md): a check may end in a local
+verdict between the latest claim and the reflection, "same" ("совпало") or "not X" ("не X"). After
+"not X" the doubted claim is the earlier claim over the same operands that stated X ("4+8+1=14,
+1+8+4=13, not 14, wait, 4+8+1=13" doubts 4+8+1=14, so the redo is productive), not the check just
+before it. After "same" over a true claim the reflection is **superficial** (a ritual "wait" after a
+check that agreed: "4+2=6, 2+4=6, same, wait, 4+2=6"); over a false claim (a check that repeated
+the slip) the rules above apply.
 An **aha moment** is a response with at least one productive reflection. Marker counts (for
 rates) count every marker; reflection kinds count reflections.
 
@@ -80,6 +87,7 @@ _EXPR = rf"{_OPERAND}(?:[ \t]*{_OP}[ \t]*{_OPERAND})+"
 _CLAIM = re.compile(rf"(?<![\w.)+*/×÷-])(?<![+*/×÷-][ \t])(?=[(\d-])(?P<lhs>{_EXPR})[ \t]*=[ \t]*(?P<rhs>-?{_NUM})"
                     rf"(?![\w.]*\d|,\d{{3}}\b|[ \t]*{_OP}[ \t]*[\d(])")
 _LITERAL = re.compile(_NUM)
+_VERDICT = re.compile(rf"(?i)[\s,]*(?:(?P<same>same|совпало)|(?:not|не)[ \t]+(?P<named>-?{_NUM}))[\s,.;]*")
 _CONFIRM = re.compile(r"(?i)(?<!\w)(?:yes|ok|okay|correct|right|true|works)(?!\w)")
 GROUP_GAP = 40  # characters between markers of one reflection
 CONFIRM_WINDOW = 60  # characters after a reflection searched for a confirming word when no claim follows
@@ -240,6 +248,10 @@ def _classify(group: tuple[Marker, ...], claims: list[Claim], text: str, final_c
     if not before:
         return Reflection("neutral", group, None, None, "no claim before it")
     claim = before[-1]
+    verdict = _VERDICT.fullmatch(text, claim.end, p)
+    if verdict and verdict["named"] is not None:
+        named = Fraction(verdict["named"])
+        claim = next((c for c in reversed(before[:-1]) if c.operands == claim.operands and c.stated == named), claim)
     if not claim.correct:
         fix = _correction(claim, after)
         if fix is not None and final_correct:
@@ -248,6 +260,8 @@ def _classify(group: tuple[Marker, ...], claims: list[Claim], text: str, final_c
             return Reflection("neutral", group, claim, fix, "false claim corrected, final answer wrong")
         if _confirms(claim, after, text, e):
             return Reflection("superficial", group, claim, None, "confirms a false claim")
+    elif verdict and verdict["same"]:
+        return Reflection("superficial", group, claim, None, "reflects after a check that agreed")
     else:
         redo = next((c for c in after if c.operands == claim.operands), None)
         if redo is not None and not redo.correct and redo.stated != claim.stated:

@@ -110,3 +110,46 @@ def test_design_d_working_arrives_at_its_answer_and_reads_as_claim_check_redo():
 def test_a_caught_slip_is_a_productive_reflection():
     text = " <think> 7+2=8, 2+7=9, 7+2=8? wait, 7+2=9, so far 9, left nothing. </think> <answer> 9 </answer>"
     assert [r.kind for r in find_reflections(text, final_correct=True).reflections] == ["productive"]
+
+
+# ----- design E (issue 15): a local verdict after each check; off by default ----------------
+
+DESIGN_E = CorpusMix(column_slip=0.2, check_fraction=0.43, guess_fraction=0.33, check_verdict=True)
+
+
+def test_design_d_and_d2_streams_are_unchanged_by_design_e():
+    """D and D2's corpora (and D2 with the second language), byte for byte: the verdict draws nothing when off."""
+    mixes = {"b655eda63eff35b6": CorpusMix(column_slip=0.08, check_fraction=0.43, guess_fraction=0.33),
+             "5e679465e8850789": CorpusMix(column_slip=0.2, check_fraction=0.43, guess_fraction=0.33),
+             "a6e57a8d8fb33cba": CorpusMix(column_slip=0.2, check_fraction=0.43, guess_fraction=0.33,
+                                           second_language=0.3)}
+    for digest, mix in mixes.items():
+        text = "\x00".join(itertools.islice(documents(0, mix), 300))
+        assert hashlib.sha256(text.encode()).hexdigest()[:16] == digest
+
+
+def test_design_e_checks_end_in_same_or_not_x_and_the_redo_is_a_productive_reflection():
+    steps, arrived = checked_steps(random.Random(0), 6287, 652, CorpusMix(column_slip=1.0, missed_slip=0.0,
+                                                                          check_verdict=True), check_rate=1.0)
+    assert arrived == 6939 and re.search(r"7\+2=(\d+), 2\+7=9, not \1, wait, 7\+2=9", steps), steps
+    steps, _ = checked_steps(random.Random(0), 6287, 652, CorpusMix(false_alarm=0.0, check_verdict=True),
+                             check_rate=1.0)
+    assert steps.startswith("7+2=9, 2+7=9, same, so far 9") and "wait" not in steps
+    docs = list(itertools.islice(documents(0, DESIGN_E), 3000))
+    text = "\n".join(docs)
+    assert text.count(", same,") > 300 and len(re.findall(r", not \d+, wait, ", text)) > 50
+    # every check ends in its verdict, and "not X" names the sum the check disagreed with (a redo's own
+    # re-check, after "wait", has none: it follows the reflection, as in design D)
+    for redo, first, shown, again, value, verdict in re.findall(
+            r"(wait, )?(?<![\d+])(\d+(?:\+\d+)+)=(\d+), (\d+(?:\+\d+)+)=(\d+)(, same|, not \d+)?", text):
+        if again.split("+") == first.split("+")[::-1] and not redo:
+            assert verdict == (", same" if shown == value else f", not {shown}")
+    # each caught slip reads as a productive reflection; a false alarm (a right sum doubted) does not
+    caught = re.findall(r"(?<![\d+])((\d+(?:\+\d+)+)=(\d+), [\d+]+=\d+, not \d+, wait, [\d+]+=\d+)", text)
+    assert len(caught) > 50
+    for snippet, expr, shown in caught:
+        kinds = [r.kind for r in find_reflections(snippet, final_correct=True).reflections]
+        assert kinds == (["neutral"] if eval(expr) == int(shown) else ["productive"]), snippet
+    ru = "\n".join(itertools.islice(documents(0, CorpusMix(column_slip=0.2, check_fraction=0.43,
+                                                           second_language=0.5, check_verdict=True)), 2000))
+    assert "совпало" in ru and re.search(r", не \d+, стоп, ", ru)

@@ -98,3 +98,18 @@ def test_neutral_reflections():
     assert len(no_claims.reflections[0].markers) == 2  # "Wait" and "think again": one reflection
     assert no_claims.reflections[0].claim is None
     assert find_reflections("4+7=11 <answer>11</answer>", True).reflections == ()
+
+
+def test_verdicts_after_a_check_say_which_claim_a_reflection_is_about():
+    """Design E's verdicts (docs/emergence.md): "not X" points the reflection at the claim that stated
+    X, so its redo is productive; a "wait" after "same" over a true claim is a ritual: superficial."""
+    def kinds(text, final_correct=True):
+        return [(r.kind, r.reason) for r in find_reflections(text, final_correct).reflections]
+    assert kinds("4+8+1=14, 1+8+4=13, not 14, wait, 4+8+1=13, so far 3.")[0][0] == "productive"
+    assert kinds("4+8+1=14, 1+8+4=13, not 14, wait, 4+8+1=13.", final_correct=False)[0][0] == "neutral"
+    assert kinds("4+2=6, 2+4=6, same, wait, 4+2=6, so far 6.") == [
+        ("superficial", "reflects after a check that agreed")]
+    # a check that repeated the slip ("same" over a false claim), then fixed: still productive
+    assert kinds("7+2=8, 2+7=8, same, wait, 7+2=9, so far 9.")[0][0] == "productive"
+    # without a verdict the D rules stand: a redo after an agreeing check is neutral
+    assert kinds("4+2=6, 2+4=6, wait, 4+2=6.")[0] == ("neutral", "latest claim is true")
