@@ -42,7 +42,7 @@ from r1lab.models.base_config import CONTEXT, BaseConfig
 from r1lab.models.corpus import CorpusMix, documents
 from r1lab.models.io import check_model_target, load, load_config, load_tokenizer, save
 from r1lab.models.machine import check_machine, check_memory
-from r1lab.models.tokenizer import corpus_tokenizer, extend_tokenizer
+from r1lab.models.tokenizer import TOKENIZER_DOCS, corpus_tokenizer, extend_tokenizer
 
 
 def model_config(cfg: BaseConfig, vocab_size: int, eos_id: int):
@@ -131,7 +131,7 @@ def pretrain(cfg: BaseConfig, log: Callable[[str], None] = print, metrics: list[
     if cfg.init_from:
         model, tok = load(cfg.init_from)
         if cfg.extend_vocab:
-            tok, pieces = extend_tokenizer(tok, itertools.islice(documents(cfg.seed + 1, mix), 20_000),
+            tok, pieces = extend_tokenizer(tok, itertools.islice(documents(cfg.seed + 1, mix), TOKENIZER_DOCS),
                                            cfg.extend_vocab)
             grow_embeddings(model, pieces)
             log(f"tokenizer extended by {len(pieces)} tokens of non-ASCII text")

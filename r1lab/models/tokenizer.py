@@ -43,32 +43,14 @@ def train_tokenizer(texts, vocab_size: int = 512) -> PreTrainedTokenizerFast:
     return fast
 
 
-def corpus_tokenizer(docs, n_docs: int = 20_000, vocab_size: int = 512) -> PreTrainedTokenizerFast:
+TOKENIZER_DOCS = 20_000  # corpus documents a tokenizer (or its extension) is learnt on
+
+
+def corpus_tokenizer(docs, n_docs: int = TOKENIZER_DOCS, vocab_size: int = 512) -> PreTrainedTokenizerFast:
     return train_tokenizer(itertools.islice(docs, n_docs), vocab_size)
 
 
 # ----- extending a trained tokenizer with a new script ------------------------------------------
-
-def _byte_chars() -> dict[str, int]:
-    """The byte-level pre-tokenizer's alphabet, character -> byte: printable Latin-1 bytes stand for
-    themselves, every other byte for the next unused code point from 256 on."""
-    keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
-    chars, extra = {}, 0
-    for b in range(256):
-        if b in keep:
-            chars[chr(b)] = b
-        else:
-            chars[chr(256 + extra)] = b
-            extra += 1
-    return chars
-
-
-_BYTE_OF = _byte_chars()
-
-
-def _non_ascii(piece: str) -> bool:
-    return any(_BYTE_OF[c] >= 0x80 for c in piece)
-
 
 def extend_tokenizer(tok: PreTrainedTokenizerFast, texts,
                      n: int) -> tuple[PreTrainedTokenizerFast, dict[int, list[int]]]:
@@ -81,14 +63,14 @@ def extend_tokenizer(tok: PreTrainedTokenizerFast, texts,
     vocab, merges = state["model"]["vocab"], state["model"]["merges"]
     learner = train_tokenizer(texts, vocab_size=len(vocab) + 8 * n).backend_tokenizer
     learnt = json.loads(learner.to_str())["model"]["merges"]
-    old_model = tok.backend_tokenizer.model
+    old_model, as_text = tok.backend_tokenizer.model, tok.backend_tokenizer.decoder  # byte-level pieces -> text
     pieces: dict[int, list[int]] = {}
     next_id = max(max(vocab.values()), *(a["id"] for a in state["added_tokens"])) + 1
     for a, b in learnt:
         if len(pieces) == n:
             break
         new = a + b
-        if new in vocab or a not in vocab or b not in vocab or not _non_ascii(new):
+        if new in vocab or a not in vocab or b not in vocab or as_text.decode([new]).isascii():
             continue
         merges.append([a, b])
         vocab[new] = next_id

@@ -184,6 +184,10 @@ USER_ERRORS = [
     # the data-loss cases of issue 12: refused before anything is touched
     ("base-into-a-run", lambda t, r: ["base", "--output-dir", r], ["is not a model directory", "refusing to replace"]),
     ("base-into-a-folder", lambda t, r: ["base", "--output-dir", _thesis(t)], ["thesis is not a model directory"]),
+    ("base-extend-vocab-from-nothing", lambda t, r: ["base", "--extend-vocab", "8", "--output-dir", t / "m"],
+     ["extend_vocab extends the tokenizer of init_from: set init_from"]),
+    ("base-extend-vocab-negative", lambda t, r: ["base", "--init-from", "tiny", "--extend-vocab", "-1",
+                                                 "--output-dir", t / "m"], ["extend_vocab must be >= 0"]),
     ("resume-max-steps-below-finished", lambda t, r: ["train", "--resume", r, "--max-steps", "1"],
      ["with max_steps 1: it has trained 2 steps", "max_steps must be >= 2"]),
     ("resume-hand-edited-config", lambda t, r: ["train", "--resume", _hand_edited(t, r)],
