@@ -47,7 +47,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from r1lab.tasks import Addition, Countdown, problems
+from r1lab.tasks import Addition, Countdown, PairSum, problems
 
 _SUBJECTS = ["The teacher", "A student", "My friend", "The class", "Our team", "The book",
              "This page", "The old farmer", "A small group", "The report", "Everyone", "The city"]
@@ -80,6 +80,11 @@ class CorpusMix:
     false_alarm: float = 0.03  # a check of a right sum that is itself wrong and flags it
     missed_slip: float = 0.15  # a check of a slip that is itself wrong and agrees with it
     check_verdict: bool = False  # design E: each check ends in a local verdict, "same" or "not X, wait"
+    pair_fraction: float = 0.0  # design F: share of problems that are pair searches (task pairsum)
+    search_fraction: float = 0.5  # design F: worked pair solutions that try, check and try again
+    give_up: float = 0.5  # design F: searchers that stop after one to three misses with an unchecked pair
+    pair_slip: float = 0.05  # design F: a try's sum written off by one
+    wrong_verdict: float = 0.03  # design F: a try's verdict that contradicts its own sum
 
     @property
     def checked(self) -> bool:
@@ -251,6 +256,41 @@ def countdown_steps(rng: random.Random, nums: list[int], target: int, solution: 
     return f"Try {wrong}{solution} = {target}. Yes, that works."
 
 
+# ----- pair search (design F) -------------------------------------------------------------
+
+_RETRY = ("try again", "wait", "wrong, try again")
+
+
+def pair_search(rng: random.Random, nums: list[int], target: int, mix: CorpusMix) -> tuple[str, str]:
+    """Try pairs in a random order, each a guess checked by adding it: (working, the pair answered)."""
+    pairs = [(a, b) if rng.random() < 0.5 else (b, a) for i, a in enumerate(nums) for b in nums[i + 1:]]
+    rng.shuffle(pairs)
+    budget = rng.randint(1, 3) if rng.random() < mix.give_up else len(pairs)
+    parts, misses = [], 0
+    for a, b in pairs:
+        shown = _off_by_one(rng, a + b) if rng.random() < mix.pair_slip else a + b
+        hit = (shown == target) != (rng.random() < mix.wrong_verdict)
+        if hit:
+            parts.append(f"{a}+{b}={target}? {a}+{b}={shown}, yes.")
+            return " ".join(parts), f"{a}+{b}"
+        parts.append(f"{a}+{b}={target}? {a}+{b}={shown}, not {target}, {rng.choice(_RETRY)}.")
+        misses += 1
+        if misses >= budget:
+            break
+    a, b = rng.choice(pairs)
+    return " ".join(parts) + f" So {a}+{b}.", f"{a}+{b}"
+
+
+def _pair(rng: random.Random, p, worked: bool, mix: CorpusMix) -> str:
+    nums, target, answer = p.meta["numbers"], p.meta["target"], p.meta["solution"]
+    steps = None
+    if worked and rng.random() < mix.search_fraction:
+        steps, answer = pair_search(rng, nums, target, mix)
+    elif worked:
+        steps = f"{answer}={target}."
+    return _frame(rng, p.question, _respond(rng, answer, steps))
+
+
 # ----- documents --------------------------------------------------------------------------
 
 def _respond(rng: random.Random, answer: str, steps: str | None, w: Words = EN) -> str:
@@ -292,6 +332,7 @@ def documents(seed: int, mix: CorpusMix = CorpusMix()):
     rng = random.Random(f"corpus:{seed}")
     adds = problems(Addition(min_digits=2, max_digits=5), "train", seed)
     cds = problems(Countdown(), "train", seed)
+    pairs = problems(PairSum(), "train", seed) if mix.pair_fraction > 0 else None
     bilingual = mix.second_language > 0  # else no extra draws: the English-only stream is unchanged
     while True:
         lang = "ru" if bilingual and rng.random() < mix.second_language / 2 else "en"
@@ -303,7 +344,9 @@ def documents(seed: int, mix: CorpusMix = CorpusMix()):
         for _ in range(rng.choice([1, 1, 1, 2, 3])):
             worked = rng.random() < mix.worked_fraction
             slip = rng.random() < mix.slip_fraction
-            if rng.random() < mix.countdown_fraction:
+            if pairs is not None and rng.random() < mix.pair_fraction:  # no draw when off: the stream is unchanged
+                parts.append(_pair(rng, next(pairs), worked, mix))
+            elif rng.random() < mix.countdown_fraction:
                 p = next(cds)
                 m = p.meta
                 steps = countdown_steps(rng, m["numbers"], m["target"], m["solution"]) if worked else None
