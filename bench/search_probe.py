@@ -12,7 +12,8 @@ in blocks of `every` steps. Per difficulty (numbers listed), or per block:
 - the share that search, tries per searching response, and the share of searches that end on a
   "yes" (the rest give up, or run out of tokens);
 - how often a try's sum is right, and how often its verdict agrees with its own sum against the
-  target (a verdict the model cannot compute would sit at its base rate).
+  target: P(yes) when the sum written hits the target against P(yes) when it misses (a verdict the
+  model does not compute sits at one base rate for both).
 
 It measures; it is not a test.
 """
@@ -26,7 +27,7 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
-TRY = re.compile(r"(\d+)\+(\d+)=(\d+)\?\s*(\d+)\+(\d+)=(\d+),\s*(yes|not\s+(\d+))")
+TRY = re.compile(r"(\d+)\+(\d+)=(\d+)\?\s*(\d+)\+(\d+)=(\d+),\s*(?:off by (\d+),\s*)?(yes|not\s+(\d+))")
 
 
 def tries(text: str) -> list[dict]:
@@ -35,9 +36,9 @@ def tries(text: str) -> list[dict]:
     out = []
     for m in TRY.finditer(text):
         a, b, target, shown = int(m[1]), int(m[2]), int(m[3]), int(m[6])
-        yes = m[7] == "yes"
-        out.append({"sum_right": shown == a + b, "yes": yes, "verdict_follows_sum": yes == (shown == target),
-                    "verdict_true": yes == (a + b == target)})
+        yes = m[8] == "yes"
+        out.append({"sum_right": shown == a + b, "yes": yes, "sum_hits": shown == target,
+                    "verdict_follows_sum": yes == (shown == target), "verdict_true": yes == (a + b == target)})
     return out
 
 
@@ -63,8 +64,10 @@ def table(rows: list[tuple[object, str, float]]) -> dict:
                       "search_ends_yes": _mean(t[-1]["yes"] for t, _ in search),
                       "sum_right": _mean(x["sum_right"] for x in flat),
                       "verdict_follows_sum": _mean(x["verdict_follows_sum"] for x in flat),
-                      "verdict_follows_sum_on_misses": _mean(x["verdict_follows_sum"] for x in flat
-                                                             if not x["verdict_true"] or not x["yes"])}
+                      "yes_when_sum_hits": [sum(x["sum_hits"] for x in flat),
+                                            _mean(x["yes"] for x in flat if x["sum_hits"])],
+                      "yes_when_sum_misses": [sum(not x["sum_hits"] for x in flat),
+                                              _mean(x["yes"] for x in flat if not x["sum_hits"])]}
     return out
 
 
@@ -75,12 +78,14 @@ def probe_model(path: str, n: int, k: int, seed: int, max_new: int) -> dict:
     from r1lab.verifiers.behaviour import analyse, own_part
     model, tok = load(path)
     probs = take(PairSum(), "test", n, seed=seed)
-    res = evaluate(model, tok, probs, "pairsum", k=k, temperature=1.0, top_p=1.0, max_new_tokens=max_new, seed=seed)
+    res = evaluate(model, tok, probs, "pairsum", k=k, temperature=1.0, top_p=1.0, max_new_tokens=max_new,
+                   seed=seed)
     level = {p.question: p.meta["difficulty"] for p in probs}
-    rows = [(level[s["question"]], own_part(s["response"]), analyse(s["response"], s["reference"], "pairsum").lenient.score)
-            for s in res.samples]
+    rows = [(level[s["question"]], own_part(s["response"]),
+             analyse(s["response"], s["reference"], "pairsum").lenient.score) for s in res.samples]
     return {"strict": round(res.accuracy, 3), "lenient": round(res.lenient_accuracy, 3),
-            "length": round(res.mean_length, 1), "by_difficulty": table(rows), "all": table([(0, t, s) for _, t, s in rows])}
+            "length": round(res.mean_length, 1), "by_difficulty": table(rows),
+            "all": table([(0, t, s) for _, t, s in rows])}
 
 
 def probe_run(run: Path, every: int) -> dict:

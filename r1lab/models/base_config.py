@@ -50,6 +50,8 @@ class BaseConfig:
                                            "(task pairsum); a share search_fraction of their worked solutions try a "
                                            "pair, check it by adding, and try again (0 = the default corpus)")
     search_fraction: float = help_field(0.5, "emergence corpus: share of worked pair solutions that search")
+    search_offset: bool = help_field(False, "emergence corpus (design F2): each try writes how far its sum is from "
+                                            "the target ('off by 6') before its verdict")
     init_from: str = help_field("", "continue pretraining from this model directory (its tokenizer is kept, or "
                                     "grown: extend_vocab)")
     extend_vocab: int = help_field(0, "with init_from: add up to this many tokens of non-ASCII text (the second "

@@ -40,6 +40,15 @@ tokens apart: "4+8+1=13, 1+8+4=13, same" and "4+8+1=14, 1+8+4=13, not 14, wait, 
 the second language "совпало" and "не 14, стоп, ..."). A "wait" after "same" is then visibly a
 ritual, and one after "not X" is a caught slip. The redo's own re-check (half the redos) carries no
 verdict, as in design D.
+
+Pair search (design F, `pair_fraction` > 0, off by default): problems of the `pairsum` task ("Which
+two of 7, 3, 12, 4 add up to 16?"). Most documents state the pair, or one claim "12+4=16"; a share
+`search_fraction` of the worked ones search: each try states a pair as a guess, adds it, and compares
+with the target ("7+3=16? 7+3=10, not 16, try again. 12+4=16? 12+4=16, yes."), in a random order of
+pairs. Half the searchers give up after one to three misses and state an unchecked pair; a few sums
+slip by one and a few verdicts are wrong, so some checks mislead. With `search_offset` (design F2)
+a try writes how far its sum is from the target before its verdict ("7+3=10, off by 6, not 16"), so
+that the verdict reads one digit just written instead of comparing two numbers.
 """
 
 from __future__ import annotations
@@ -85,6 +94,7 @@ class CorpusMix:
     give_up: float = 0.5  # design F: searchers that stop after one to three misses with an unchecked pair
     pair_slip: float = 0.05  # design F: a try's sum written off by one
     wrong_verdict: float = 0.03  # design F: a try's verdict that contradicts its own sum
+    search_offset: bool = False  # design F2: a try writes how far its sum is from the target before the verdict
 
     @property
     def checked(self) -> bool:
@@ -270,10 +280,11 @@ def pair_search(rng: random.Random, nums: list[int], target: int, mix: CorpusMix
     for a, b in pairs:
         shown = _off_by_one(rng, a + b) if rng.random() < mix.pair_slip else a + b
         hit = (shown == target) != (rng.random() < mix.wrong_verdict)
+        off = f" off by {abs(target - shown)}," if mix.search_offset else ""
         if hit:
-            parts.append(f"{a}+{b}={target}? {a}+{b}={shown}, yes.")
+            parts.append(f"{a}+{b}={target}? {a}+{b}={shown},{off} yes.")
             return " ".join(parts), f"{a}+{b}"
-        parts.append(f"{a}+{b}={target}? {a}+{b}={shown}, not {target}, {rng.choice(_RETRY)}.")
+        parts.append(f"{a}+{b}={target}? {a}+{b}={shown},{off} not {target}, {rng.choice(_RETRY)}.")
         misses += 1
         if misses >= budget:
             break

@@ -27,5 +27,5 @@ def _with_verifier(task, verifier: str):
     return dataclasses.replace(task, verifier=verifier)
 
 
-__all__ = ["Addition", "MixedAddition", "Countdown", "PairSum", "JsonlTask", "Problem", "ProblemStream", "Task", "TASKS",
-           "get_task", "problems", "read_rows", "split_of", "take", "R1_ZERO", "r1_zero_prompt"]
+__all__ = ["Addition", "MixedAddition", "Countdown", "PairSum", "JsonlTask", "Problem", "ProblemStream", "Task",
+           "TASKS", "get_task", "problems", "read_rows", "split_of", "take", "R1_ZERO", "r1_zero_prompt"]

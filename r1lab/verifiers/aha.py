@@ -57,8 +57,9 @@ check that agreed: "4+2=6, 2+4=6, same, wait, 4+2=6"); over a false claim (a che
 the slip) the rules above apply. The check the verdict compares may itself be the correction: in
 the pair search (design F) a guess is doubted, added and rejected before the reflection, "7+3=16?
 7+3=10, not 16, try again", and the reflection is productive when the final answer is right (the
-search went on and found the pair). A "not X" that doubts a *true* claim and never returns to its operands ("12+4=16? 12+4=16, not
-16, try again": a right guess thrown away) is **superficial**.
+search went on and found the pair); the pair search may write the gap first ("7+3=10, off by 6, not
+16"). A "not X" that doubts a *true* claim and never returns to its operands ("12+4=16? 12+4=16,
+not 16, try again": a right guess thrown away) is **superficial**.
 An **aha moment** is a response with at least one productive reflection. Marker counts (for
 rates) count every marker; reflection kinds count reflections.
 
@@ -91,7 +92,8 @@ _EXPR = rf"{_OPERAND}(?:[ \t]*{_OP}[ \t]*{_OPERAND})+"
 _CLAIM = re.compile(rf"(?<![\w.)+*/×÷-])(?<![+*/×÷-][ \t])(?=[(\d-])(?P<lhs>{_EXPR})[ \t]*=[ \t]*(?P<rhs>-?{_NUM})"
                     rf"(?![\w.]*\d|,\d{{3}}\b|[ \t]*{_OP}[ \t]*[\d(])")
 _LITERAL = re.compile(_NUM)
-_VERDICT = re.compile(rf"(?i)[\s,]*(?:(?P<same>same|совпало)|(?:not|не)[ \t]+(?P<named>-?{_NUM}))[\s,.;]*")
+_VERDICT = re.compile(rf"(?i)[\s,]*(?:off[ \t]+by[ \t]+{_NUM}[\s,]*)?"  # the pair search's gap, "off by 6, "
+                      rf"(?:(?P<same>same|совпало)|(?:not|не)[ \t]+(?P<named>-?{_NUM}))[\s,.;]*")
 _CONFIRM = re.compile(r"(?i)(?<!\w)(?:yes|ok|okay|correct|right|true|works)(?!\w)")
 GROUP_GAP = 40  # characters between markers of one reflection
 CONFIRM_WINDOW = 60  # characters after a reflection searched for a confirming word when no claim follows

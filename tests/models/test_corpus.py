@@ -170,6 +170,12 @@ def test_pair_search_tries_pairs_checks_each_and_its_misses_read_as_productive_r
         assert len({frozenset(t[:2]) for t in tries}) == len(tries) <= len(nums) * (len(nums) - 1) // 2
         kinds = [r.kind for r in find_reflections(steps, final_correct=True).reflections]
         assert kinds == ["productive"] * (len(tries) - 1)  # each miss, rejected on its sum, then found
+    # design F2 writes the gap before the verdict; the misses still read as productive reflections
+    steps, answer = pair_search(random.Random(3), [7, 3, 12, 4, 9], 16, CorpusMix(give_up=0.0, pair_slip=0.0,
+                                                                                  wrong_verdict=0.0, search_offset=True))
+    assert answer in ("7+9", "9+7") and steps.endswith("off by 0, yes.") and ", off by 6, not 16, " in steps
+    kinds = [r.kind for r in find_reflections(steps, final_correct=True).reflections]
+    assert kinds and set(kinds) == {"productive"}
     # a searcher that gives up states a pair it did not check
     steps, answer = pair_search(random.Random(1), [1, 2, 3, 4, 5, 6], 11, CorpusMix(give_up=1.0, wrong_verdict=0.0))
     assert " So " in steps and 1 <= steps.count("?") <= 3
