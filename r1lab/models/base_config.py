@@ -50,6 +50,8 @@ class BaseConfig:
                                            "(task pairsum); a share search_fraction of their worked solutions try a "
                                            "pair, check it by adding, and try again (0 = the default corpus)")
     search_fraction: float = help_field(0.5, "emergence corpus: share of worked pair solutions that search")
+    search_give_up: float = help_field(0.5, "emergence corpus: share of pair searches that stop after one to three "
+                                            "misses and state an unchecked pair")
     search_offset: bool = help_field(False, "emergence corpus (design F2): each try writes how far its sum is from "
                                             "the target ('off by 6') before its verdict")
     init_from: str = help_field("", "continue pretraining from this model directory (its tokenizer is kept, or "
@@ -70,7 +72,7 @@ class BaseConfig:
                 num_heads=">= 1", num_kv_heads=">= 1", intermediate_size=">= 1", worked_fraction="[0, 1]",
                 second_language_fraction="[0, 1]", countdown_fraction="[0, 1]", column_slip="[0, 1]",
                 check_fraction="[0, 1]", guess_fraction="[0, 1]", pair_fraction="[0, 1]",
-                search_fraction="[0, 1]", save_every=">= 0", threads=">= 0",
+                search_fraction="[0, 1]", search_give_up="[0, 1]", save_every=">= 0", threads=">= 0",
                 num_experts=">= 1", extend_vocab=">= 0")
         check([
             (not (self.init_from and self.tokenizer_from),
