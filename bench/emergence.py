@@ -1,7 +1,7 @@
 """Measure the emergence issue's "done when" numbers on `r1lab train` run directories.
 
     python bench/emergence.py RUN_DIR [RUN_DIR ...]              # measure finished runs
-    python bench/emergence.py --train [--seed S] [--control] [-- --field value ...]   # train first
+    python bench/emergence.py --train [--seed S] [--control] [--recipe FILE] [-- --field value ...]   # train first
 
 Every number comes from the run's own files, through r1lab.verifiers.behaviour (answer style,
 strict and lenient grading, reflection markers, aha classification): `metrics.jsonl` and
@@ -16,7 +16,8 @@ logs every response of every step: `log_samples_every: 1`, `samples_per_log: 0`)
 - share of responses with a reflection >= 3x the base's (final vs base evaluation, and last 10
   vs first 10 training steps); at least half of the reflections after RL productive; >= 20 aha
   moments over the run's training responses; superficial reflections counted;
-- language mixing: share of worked responses whose <think> part is not all Latin script.
+- language mixing: share of worked responses whose <think> part is not all Latin script (among
+  those with a word in it: "<think> 13+11=24. </think>" has none, and is not mixing).
 It measures; it is not a test. A control run (`--shuffle-rewards true`) should miss them all.
 """
 
@@ -32,7 +33,7 @@ from collections import Counter
 from pathlib import Path
 
 from r1lab.verifiers.behaviour import analyse
-from r1lab.verifiers.language import language_consistency
+from r1lab.verifiers.language import cot_consistency
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "emergence.yaml"
 
@@ -87,7 +88,8 @@ def eval_numbers(pairs, verifier: str) -> dict:
     return {"strict": _mean(b.strict.score for _, b in pairs), "lenient": _mean(b.lenient.score for _, b in pairs),
             "length": _mean(r["length"] for r, _ in pairs), "hard_easy_ratio": length(hard) / length(easy),
             "styles": {k: round(v / len(pairs), 3) for k, v in styles.most_common()},
-            "mixing": _mean(language_consistency(r["response"], "Latin") < 1 for r, _ in worked),
+            "mixing": _mean(c < 1 for c in (cot_consistency(r["response"], "Latin") for r, _ in worked)
+                            if c is not None),
             **reflection_numbers(pairs)}
 
 
@@ -163,8 +165,9 @@ def main(argv: list[str]) -> int:
     if "--train" in argv:
         seed = argv[argv.index("--seed") + 1] if "--seed" in argv else "0"
         control = "--control" in argv
-        out = Path(f"runs/emergence-seed{seed}{'-control' if control else ''}")
-        cmd = [sys.executable, "-m", "r1lab.cli", "train", "--config", str(RECIPE), "--seed", seed,
+        recipe = argv[argv.index("--recipe") + 1] if "--recipe" in argv else str(RECIPE)
+        out = Path(f"runs/{Path(recipe).stem}-seed{seed}{'-control' if control else ''}")
+        cmd = [sys.executable, "-m", "r1lab.cli", "train", "--config", recipe, "--seed", seed,
                "--output-dir", str(out)] + (["--shuffle-rewards", "true"] if control else [])
         subprocess.run(cmd + argv[argv.index("--") + 1:] if "--" in argv else cmd, check=True)
         used = resource.getrusage(resource.RUSAGE_CHILDREN)

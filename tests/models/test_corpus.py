@@ -171,8 +171,8 @@ def test_pair_search_tries_pairs_checks_each_and_its_misses_read_as_productive_r
         kinds = [r.kind for r in find_reflections(steps, final_correct=True).reflections]
         assert kinds == ["productive"] * (len(tries) - 1)  # each miss, rejected on its sum, then found
     # design F2 writes the gap before the verdict; the misses still read as productive reflections
-    steps, answer = pair_search(random.Random(3), [7, 3, 12, 4, 9], 16, CorpusMix(give_up=0.0, pair_slip=0.0,
-                                                                                  wrong_verdict=0.0, search_offset=True))
+    gap = CorpusMix(give_up=0.0, pair_slip=0.0, wrong_verdict=0.0, search_offset=True)
+    steps, answer = pair_search(random.Random(3), [7, 3, 12, 4, 9], 16, gap)
     assert answer in ("7+9", "9+7") and steps.endswith("off by 0, yes.") and ", off by 6, not 16, " in steps
     kinds = [r.kind for r in find_reflections(steps, final_correct=True).reflections]
     assert kinds and set(kinds) == {"productive"}
