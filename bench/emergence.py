@@ -1,7 +1,7 @@
 """Measure the emergence issue's "done when" numbers on `r1lab train` run directories.
 
     python bench/emergence.py RUN_DIR [RUN_DIR ...]              # measure finished runs
-    python bench/emergence.py --train [--seed S] [--control] [-- --field value ...]   # train first
+    python bench/emergence.py --train [--seed S] [--control] [--recipe FILE] [-- --field value ...]   # train first
 
 Every number comes from the run's own files, through r1lab.verifiers.behaviour (answer style,
 strict and lenient grading, reflection markers, aha classification): `metrics.jsonl` and
@@ -10,12 +10,14 @@ logs every response of every step: `log_samples_every: 1`, `samples_per_log: 0`)
 - lenient held-out accuracy rises by >= 0.3 (strict shown beside it);
 - mean length of the last 10 steps >= 1.5x the first 10, and >= 1.3x within the dominant style
   of the last 10 steps (so that a switch of style is not counted as growth);
-- after RL, mean length on the hardest fifth of test problems (by digits of the longer operand)
-  >= 2x that on the easiest fifth, and above the base's ratio;
+- after RL, mean length on the hardest fifth of test problems (addition: digits of the longer
+  operand; pair search: how many numbers are listed) >= 2x that on the easiest fifth, and above
+  the base's ratio;
 - share of responses with a reflection >= 3x the base's (final vs base evaluation, and last 10
   vs first 10 training steps); at least half of the reflections after RL productive; >= 20 aha
   moments over the run's training responses; superficial reflections counted;
-- language mixing: share of worked responses whose <think> part is not all Latin script.
+- language mixing: share of worked responses whose <think> part is not all Latin script (among
+  those with a word in it: "<think> 13+11=24. </think>" has none, and is not mixing).
 It measures; it is not a test. A control run (`--shuffle-rewards true`) should miss them all.
 """
 
@@ -31,15 +33,27 @@ from collections import Counter
 from pathlib import Path
 
 from r1lab.verifiers.behaviour import analyse
-from r1lab.verifiers.language import language_consistency
+from r1lab.verifiers.language import cot_consistency
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "emergence.yaml"
 
 
-def difficulty(question: str) -> tuple[int, str]:
-    """Digits of the longer operand (ties broken by the question text, for a fixed order)."""
-    numbers = re.findall(r"\d+", question)[:2]
-    return max((len(n) for n in numbers), default=0), question
+def difficulty(question: str, verifier: str = "number") -> tuple[int, str]:
+    """Addition: digits of the longer operand; pair search: how many numbers are listed (ties
+    broken by the question text, for a fixed order)."""
+    numbers = re.findall(r"\d+", question)
+    if verifier == "pairsum":
+        return len(numbers) - 1, question
+    return max((len(n) for n in numbers[:2]), default=0), question
+
+
+def run_verifier(run: Path) -> str:
+    """The verifier the run trained with: its config's, else its task's own."""
+    import yaml
+
+    from r1lab.tasks import get_task
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    return cfg.get("verifier") or get_task(cfg["task"]).verifier
 
 
 def _rows(run: Path) -> list[dict]:
@@ -51,8 +65,8 @@ def _mean(xs) -> float:
     return statistics.fmean(xs) if xs else float("nan")
 
 
-def _analysed(rows: list[dict]) -> list[tuple[dict, object]]:
-    return [(r, analyse(r["response"], r["reference"], "number")) for r in rows]
+def _analysed(rows: list[dict], verifier: str) -> list[tuple[dict, object]]:
+    return [(r, analyse(r["response"], r["reference"], verifier)) for r in rows]
 
 
 def reflection_numbers(pairs) -> dict:
@@ -64,8 +78,8 @@ def reflection_numbers(pairs) -> dict:
             "aha_responses": sum(b.aha.aha for _, b in pairs)}
 
 
-def eval_numbers(pairs) -> dict:
-    questions = sorted({r["question"] for r, _ in pairs}, key=difficulty)
+def eval_numbers(pairs, verifier: str) -> dict:
+    questions = sorted({r["question"] for r, _ in pairs}, key=lambda q: difficulty(q, verifier))
     fifth = max(1, len(questions) // 5)
     easy, hard = set(questions[:fifth]), set(questions[-fifth:])
     length = lambda keep: _mean(r["length"] for r, _ in pairs if r["question"] in keep)  # noqa: E731
@@ -74,17 +88,18 @@ def eval_numbers(pairs) -> dict:
     return {"strict": _mean(b.strict.score for _, b in pairs), "lenient": _mean(b.lenient.score for _, b in pairs),
             "length": _mean(r["length"] for r, _ in pairs), "hard_easy_ratio": length(hard) / length(easy),
             "styles": {k: round(v / len(pairs), 3) for k, v in styles.most_common()},
-            "mixing": _mean(language_consistency(r["response"], "Latin") < 1 for r, _ in worked),
+            "mixing": _mean(c < 1 for c in (cot_consistency(r["response"], "Latin") for r, _ in worked)
+                            if c is not None),
             **reflection_numbers(pairs)}
 
 
-def train_numbers(run: Path, rows: list[dict]) -> dict:
+def train_numbers(run: Path, rows: list[dict], verifier: str) -> dict:
     metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
     steps = [m["step"] for m in metrics]
     first, last = set(steps[:10]), set(steps[-10:])
     out = {"length_first10": _mean(m["mean_length"] for m in metrics if m["step"] in first),
            "length_last10": _mean(m["mean_length"] for m in metrics if m["step"] in last)}
-    train = _analysed([r for r in rows if r["phase"] == "train"])
+    train = _analysed([r for r in rows if r["phase"] == "train"], verifier)
     early = [(r, b) for r, b in train if r["step"] in first]
     late = [(r, b) for r, b in train if r["step"] in last]
     if early and late:
@@ -98,11 +113,11 @@ def train_numbers(run: Path, rows: list[dict]) -> dict:
 
 
 def measure(run: Path) -> dict:
-    rows = _rows(run)
-    base = eval_numbers(_analysed([r for r in rows if r["phase"] == "base"]))
-    final = eval_numbers(_analysed([r for r in rows if r["phase"] == "final"]))
+    rows, verifier = _rows(run), run_verifier(run)
+    base = eval_numbers(_analysed([r for r in rows if r["phase"] == "base"], verifier), verifier)
+    final = eval_numbers(_analysed([r for r in rows if r["phase"] == "final"], verifier), verifier)
     summary = json.loads((run / "summary.json").read_text())
-    return {"run": str(run), "base": base, "final": final, "train": train_numbers(run, rows),
+    return {"run": str(run), "base": base, "final": final, "train": train_numbers(run, rows, verifier),
             "wall_seconds": summary.get("wall_seconds")}
 
 
@@ -150,8 +165,9 @@ def main(argv: list[str]) -> int:
     if "--train" in argv:
         seed = argv[argv.index("--seed") + 1] if "--seed" in argv else "0"
         control = "--control" in argv
-        out = Path(f"runs/emergence-seed{seed}{'-control' if control else ''}")
-        cmd = [sys.executable, "-m", "r1lab.cli", "train", "--config", str(RECIPE), "--seed", seed,
+        recipe = argv[argv.index("--recipe") + 1] if "--recipe" in argv else str(RECIPE)
+        out = Path(f"runs/{Path(recipe).stem}-seed{seed}{'-control' if control else ''}")
+        cmd = [sys.executable, "-m", "r1lab.cli", "train", "--config", recipe, "--seed", seed,
                "--output-dir", str(out)] + (["--shuffle-rewards", "true"] if control else [])
         subprocess.run(cmd + argv[argv.index("--") + 1:] if "--" in argv else cmd, check=True)
         used = resource.getrusage(resource.RUSAGE_CHILDREN)

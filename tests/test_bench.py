@@ -67,3 +67,31 @@ def test_checks_probe_smoke_run_and_its_column_reader():
     probe = json.loads(proc.stdout.splitlines()[0])["copy_probe"]
     assert sum(probe["plain"]["slip"].values()) == 2
     assert any(json.loads(line).get("digits") for line in proc.stdout.splitlines()[1:3])
+
+
+def test_search_probe_reads_tries_and_runs_on_the_shipped_base():
+    """bench/search_probe.py (issue 15, design F): each try's sum and verdict, and a tiny run."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from search_probe import table, tries
+
+    text = "7+3=16? 7+3=10, not 16, try again. 9+4=16? 9+4=16, yes. 12+4=16? 12+4=15, yes."
+    assert [(t["sum_right"], t["yes"], t["verdict_follows_sum"], t["verdict_true"]) for t in tries(text)] == [
+        (True, False, True, True), (False, True, True, False), (False, True, False, True)]
+    assert [t["sum_hits"] for t in tries(text)] == [False, True, False]
+    numbers = table([(3, text, 1.0), (3, "12+4", 0.0), (3, "5+11", 1.0)])[3]
+    assert numbers["search_share"] == 0.333 and numbers["lenient_search"] == [1, 1.0]
+    assert numbers["tries_per_search"] == 3 and numbers["search_ends_yes"] == 1.0
+    assert numbers["yes_when_sum_hits"] == [1, 1.0] and numbers["yes_when_sum_misses"] == [2, 0.5]
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "search_probe.py"), "tiny", "--problems", "2",
+                           "--samples", "2", "--max-new", "16"], capture_output=True, text=True, timeout=300, env=ENV)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.startswith("strict: ") and '"responses": 4' in proc.stdout
+
+
+def test_emergence_orders_pair_problems_by_how_many_numbers_they_list():
+    sys.path.insert(0, str(ROOT / "bench"))
+    from emergence import difficulty
+
+    assert difficulty("Which two of 7, 3, 12 add up to 10?", "pairsum")[0] == 3
+    assert difficulty("Which two of 7, 3, 12, 4, 5, 6 add up to 10?", "pairsum")[0] == 6
+    assert difficulty("What is 12345 + 67?")[0] == 5

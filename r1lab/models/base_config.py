@@ -46,6 +46,14 @@ class BaseConfig:
                                             "answer (half of them one digit off) that the working then verifies")
     check_verdict: bool = help_field(False, "emergence corpus (design E): each re-added check ends in a verdict, "
                                             "'same' or 'not X, wait' before the redo")
+    pair_fraction: float = help_field(0.0, "emergence corpus (design F): share of problems that are pair searches "
+                                           "(task pairsum); a share search_fraction of their worked solutions try a "
+                                           "pair, check it by adding, and try again (0 = the default corpus)")
+    search_fraction: float = help_field(0.5, "emergence corpus: share of worked pair solutions that search")
+    search_give_up: float = help_field(0.5, "emergence corpus: share of pair searches that stop after one to three "
+                                            "misses and state an unchecked pair")
+    search_offset: bool = help_field(False, "emergence corpus (design F2): each try writes how far its sum is from "
+                                            "the target ('off by 6') before its verdict")
     init_from: str = help_field("", "continue pretraining from this model directory (its tokenizer is kept, or "
                                     "grown: extend_vocab)")
     extend_vocab: int = help_field(0, "with init_from: add up to this many tokens of non-ASCII text (the second "
@@ -63,7 +71,8 @@ class BaseConfig:
                 lr="> 0", warmup_steps=">= 0", weight_decay=">= 0", hidden_size=">= 1", num_layers=">= 1",
                 num_heads=">= 1", num_kv_heads=">= 1", intermediate_size=">= 1", worked_fraction="[0, 1]",
                 second_language_fraction="[0, 1]", countdown_fraction="[0, 1]", column_slip="[0, 1]",
-                check_fraction="[0, 1]", guess_fraction="[0, 1]", save_every=">= 0", threads=">= 0",
+                check_fraction="[0, 1]", guess_fraction="[0, 1]", pair_fraction="[0, 1]",
+                search_fraction="[0, 1]", search_give_up="[0, 1]", save_every=">= 0", threads=">= 0",
                 num_experts=">= 1", extend_vocab=">= 0")
         check([
             (not (self.init_from and self.tokenizer_from),

@@ -40,6 +40,15 @@ tokens apart: "4+8+1=13, 1+8+4=13, same" and "4+8+1=14, 1+8+4=13, not 14, wait, 
 the second language "совпало" and "не 14, стоп, ..."). A "wait" after "same" is then visibly a
 ritual, and one after "not X" is a caught slip. The redo's own re-check (half the redos) carries no
 verdict, as in design D.
+
+Pair search (design F, `pair_fraction` > 0, off by default): problems of the `pairsum` task ("Which
+two of 7, 3, 12, 4 add up to 16?"). Most documents state the pair, or one claim "12+4=16"; a share
+`search_fraction` of the worked ones search: each try states a pair as a guess, adds it, and compares
+with the target ("7+3=16? 7+3=10, not 16, try again. 12+4=16? 12+4=16, yes."), in a random order of
+pairs. Half the searchers give up after one to three misses and state an unchecked pair; a few sums
+slip by one and a few verdicts are wrong, so some checks mislead. With `search_offset` (design F2)
+a try writes how far its sum is from the target before its verdict ("7+3=10, off by 6, not 16"), so
+that the verdict reads one digit just written instead of comparing two numbers.
 """
 
 from __future__ import annotations
@@ -47,7 +56,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from r1lab.tasks import Addition, Countdown, problems
+from r1lab.tasks import Addition, Countdown, PairSum, problems
 
 _SUBJECTS = ["The teacher", "A student", "My friend", "The class", "Our team", "The book",
              "This page", "The old farmer", "A small group", "The report", "Everyone", "The city"]
@@ -80,6 +89,12 @@ class CorpusMix:
     false_alarm: float = 0.03  # a check of a right sum that is itself wrong and flags it
     missed_slip: float = 0.15  # a check of a slip that is itself wrong and agrees with it
     check_verdict: bool = False  # design E: each check ends in a local verdict, "same" or "not X, wait"
+    pair_fraction: float = 0.0  # design F: share of problems that are pair searches (task pairsum)
+    search_fraction: float = 0.5  # design F: worked pair solutions that try, check and try again
+    give_up: float = 0.5  # design F: searchers that stop after one to three misses with an unchecked pair
+    pair_slip: float = 0.05  # design F: a try's sum written off by one
+    wrong_verdict: float = 0.03  # design F: a try's verdict that contradicts its own sum
+    search_offset: bool = False  # design F2: a try writes how far its sum is from the target before the verdict
 
     @property
     def checked(self) -> bool:
@@ -251,6 +266,42 @@ def countdown_steps(rng: random.Random, nums: list[int], target: int, solution: 
     return f"Try {wrong}{solution} = {target}. Yes, that works."
 
 
+# ----- pair search (design F) -------------------------------------------------------------
+
+_RETRY = ("try again", "wait", "wrong, try again")
+
+
+def pair_search(rng: random.Random, nums: list[int], target: int, mix: CorpusMix) -> tuple[str, str]:
+    """Try pairs in a random order, each a guess checked by adding it: (working, the pair answered)."""
+    pairs = [(a, b) if rng.random() < 0.5 else (b, a) for i, a in enumerate(nums) for b in nums[i + 1:]]
+    rng.shuffle(pairs)
+    budget = rng.randint(1, 3) if rng.random() < mix.give_up else len(pairs)
+    parts, misses = [], 0
+    for a, b in pairs:
+        shown = _off_by_one(rng, a + b) if rng.random() < mix.pair_slip else a + b
+        hit = (shown == target) != (rng.random() < mix.wrong_verdict)
+        off = f" off by {abs(target - shown)}," if mix.search_offset else ""
+        if hit:
+            parts.append(f"{a}+{b}={target}? {a}+{b}={shown},{off} yes.")
+            return " ".join(parts), f"{a}+{b}"
+        parts.append(f"{a}+{b}={target}? {a}+{b}={shown},{off} not {target}, {rng.choice(_RETRY)}.")
+        misses += 1
+        if misses >= budget:
+            break
+    a, b = rng.choice(pairs)
+    return " ".join(parts) + f" So {a}+{b}.", f"{a}+{b}"
+
+
+def _pair(rng: random.Random, p, worked: bool, mix: CorpusMix) -> str:
+    nums, target, answer = p.meta["numbers"], p.meta["target"], p.meta["solution"]
+    steps = None
+    if worked and rng.random() < mix.search_fraction:
+        steps, answer = pair_search(rng, nums, target, mix)
+    elif worked:
+        steps = f"{answer}={target}."
+    return _frame(rng, p.question, _respond(rng, answer, steps))
+
+
 # ----- documents --------------------------------------------------------------------------
 
 def _respond(rng: random.Random, answer: str, steps: str | None, w: Words = EN) -> str:
@@ -292,6 +343,7 @@ def documents(seed: int, mix: CorpusMix = CorpusMix()):
     rng = random.Random(f"corpus:{seed}")
     adds = problems(Addition(min_digits=2, max_digits=5), "train", seed)
     cds = problems(Countdown(), "train", seed)
+    pairs = problems(PairSum(), "train", seed) if mix.pair_fraction > 0 else None
     bilingual = mix.second_language > 0  # else no extra draws: the English-only stream is unchanged
     while True:
         lang = "ru" if bilingual and rng.random() < mix.second_language / 2 else "en"
@@ -303,7 +355,9 @@ def documents(seed: int, mix: CorpusMix = CorpusMix()):
         for _ in range(rng.choice([1, 1, 1, 2, 3])):
             worked = rng.random() < mix.worked_fraction
             slip = rng.random() < mix.slip_fraction
-            if rng.random() < mix.countdown_fraction:
+            if pairs is not None and rng.random() < mix.pair_fraction:  # no draw when off: the stream is unchanged
+                parts.append(_pair(rng, next(pairs), worked, mix))
+            elif rng.random() < mix.countdown_fraction:
                 p = next(cds)
                 m = p.meta
                 steps = countdown_steps(rng, m["numbers"], m["target"], m["solution"]) if worked else None

@@ -127,7 +127,9 @@ def pretrain(cfg: BaseConfig, log: Callable[[str], None] = print, metrics: list[
     mix = CorpusMix(worked_fraction=cfg.worked_fraction, countdown_fraction=cfg.countdown_fraction,
                     second_language=cfg.second_language_fraction, column_slip=cfg.column_slip,
                     check_fraction=cfg.check_fraction, guess_fraction=cfg.guess_fraction,
-                    check_verdict=cfg.check_verdict)
+                    check_verdict=cfg.check_verdict, pair_fraction=cfg.pair_fraction,
+                    search_fraction=cfg.search_fraction, search_offset=cfg.search_offset,
+                    give_up=cfg.search_give_up)
     if cfg.init_from:
         model, tok = load(cfg.init_from)
         if cfg.extend_vocab:

@@ -4,9 +4,11 @@ from r1lab.tasks.arithmetic import Addition, MixedAddition
 from r1lab.tasks.base import Problem, ProblemStream, Task, problems, split_of, take
 from r1lab.tasks.countdown import Countdown
 from r1lab.tasks.jsonl import JsonlTask, read_rows
+from r1lab.tasks.pairsum import PairSum
 from r1lab.tasks.templates import R1_ZERO, r1_zero_prompt
 
-TASKS = {"arithmetic": Addition, "arithmetic-mixed": MixedAddition, "countdown": Countdown}
+TASKS = {"arithmetic": Addition, "arithmetic-mixed": MixedAddition, "countdown": Countdown,
+         "pairsum": PairSum}
 
 
 def get_task(name: str, verifier: str = "") -> Task:
@@ -25,5 +27,5 @@ def _with_verifier(task, verifier: str):
     return dataclasses.replace(task, verifier=verifier)
 
 
-__all__ = ["Addition", "MixedAddition", "Countdown", "JsonlTask", "Problem", "ProblemStream", "Task", "TASKS",
-           "get_task", "problems", "read_rows", "split_of", "take", "R1_ZERO", "r1_zero_prompt"]
+__all__ = ["Addition", "MixedAddition", "Countdown", "PairSum", "JsonlTask", "Problem", "ProblemStream", "Task",
+           "TASKS", "get_task", "problems", "read_rows", "split_of", "take", "R1_ZERO", "r1_zero_prompt"]

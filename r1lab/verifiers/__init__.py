@@ -11,10 +11,12 @@ from r1lab.verifiers.gsm8k import reference_number, verify_gsm8k
 from r1lab.verifiers.language import detect_language, language_consistency
 from r1lab.verifiers.math import equivalent, verify_math
 from r1lab.verifiers.number import reference_int, verify_number
+from r1lab.verifiers.pairsum import verify_pairsum
 
 Verifier = Callable[[str, str], Grade]
 VERIFIERS: dict[str, Verifier] = {"number": verify_number, "countdown": verify_countdown, "math": verify_math,
-                                  "gsm8k": verify_gsm8k, "code": verify_code}
+                                  "gsm8k": verify_gsm8k, "code": verify_code,
+                                  "pairsum": verify_pairsum}
 # Verifiers that also grade a whole batch at once (code: sandboxes run in parallel).
 BatchVerifier = Callable[..., list[Grade]]  # (responses, references, workers=None)
 BATCH_VERIFIERS: dict[str, BatchVerifier] = {"code": verify_code_many}
@@ -22,11 +24,13 @@ BATCH_VERIFIERS: dict[str, BatchVerifier] = {"code": verify_code_many}
 # training starts (does the verifier fit the task?), and `r1lab grade` names the bad row of a batch
 # verifier with them. math takes any text as a reference.
 REFERENCE_CHECKS: dict[str, Callable[[str], object]] = {"code": parse_reference, "countdown": countdown_reference,
+                                                        "pairsum": countdown_reference,
                                                         "gsm8k": reference_number, "number": reference_int}
 # When two extracted answers are the same answer (cons@k clusters by it): the verifier's own
 # equivalence. number and gsm8k extract a canonical form already (an integer; a reduced fraction),
 # so text equality is theirs; code programs are one answer only when their text is identical.
-EQUIVALENCE: dict[str, Callable[[str, str], bool]] = {"math": equivalent, "countdown": same_equation}
+EQUIVALENCE: dict[str, Callable[[str, str], bool]] = {"math": equivalent, "countdown": same_equation,
+                                                       "pairsum": same_equation}
 
 
 def same_answer(verifier: str) -> Callable[[str, str], bool]:
@@ -55,4 +59,4 @@ def get_verifier(name: str) -> Verifier:
 
 __all__ = ["BATCH_VERIFIERS", "BatchVerifier", "EQUIVALENCE", "REFERENCE_CHECKS", "Grade", "Verifier", "VERIFIERS",
            "answer_tag", "detect_language", "format_reward", "get_verifier", "language_consistency", "same_answer",
-           "verify_code", "verify_countdown", "verify_gsm8k", "verify_math", "verify_number"]
+           "verify_code", "verify_countdown", "verify_gsm8k", "verify_math", "verify_number", "verify_pairsum"]

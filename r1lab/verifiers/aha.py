@@ -54,7 +54,12 @@ verdict between the latest claim and the reflection, "same" ("совпало") o
 1+8+4=13, not 14, wait, 4+8+1=13" doubts 4+8+1=14, so the redo is productive), not the check just
 before it. After "same" over a true claim the reflection is **superficial** (a ritual "wait" after a
 check that agreed: "4+2=6, 2+4=6, same, wait, 4+2=6"); over a false claim (a check that repeated
-the slip) the rules above apply.
+the slip) the rules above apply. The check the verdict compares may itself be the correction: in
+the pair search (design F) a guess is doubted, added and rejected before the reflection, "7+3=16?
+7+3=10, not 16, try again", and the reflection is productive when the final answer is right (the
+search went on and found the pair); the pair search may write the gap first ("7+3=10, off by 6, not
+16"). A "not X" that doubts a *true* claim and never returns to its operands ("12+4=16? 12+4=16,
+not 16, try again": a right guess thrown away) is **superficial**.
 An **aha moment** is a response with at least one productive reflection. Marker counts (for
 rates) count every marker; reflection kinds count reflections.
 
@@ -87,7 +92,8 @@ _EXPR = rf"{_OPERAND}(?:[ \t]*{_OP}[ \t]*{_OPERAND})+"
 _CLAIM = re.compile(rf"(?<![\w.)+*/×÷-])(?<![+*/×÷-][ \t])(?=[(\d-])(?P<lhs>{_EXPR})[ \t]*=[ \t]*(?P<rhs>-?{_NUM})"
                     rf"(?![\w.]*\d|,\d{{3}}\b|[ \t]*{_OP}[ \t]*[\d(])")
 _LITERAL = re.compile(_NUM)
-_VERDICT = re.compile(rf"(?i)[\s,]*(?:(?P<same>same|совпало)|(?:not|не)[ \t]+(?P<named>-?{_NUM}))[\s,.;]*")
+_VERDICT = re.compile(rf"(?i)[\s,]*(?:off[ \t]+by[ \t]+{_NUM}[\s,]*)?"  # the pair search's gap, "off by 6, "
+                      rf"(?:(?P<same>same|совпало)|(?:not|не)[ \t]+(?P<named>-?{_NUM}))[\s,.;]*")
 _CONFIRM = re.compile(r"(?i)(?<!\w)(?:yes|ok|okay|correct|right|true|works)(?!\w)")
 GROUP_GAP = 40  # characters between markers of one reflection
 CONFIRM_WINDOW = 60  # characters after a reflection searched for a confirming word when no claim follows
@@ -247,13 +253,17 @@ def _classify(group: tuple[Marker, ...], claims: list[Claim], text: str, final_c
     after = [c for c in claims if c.start >= e]
     if not before:
         return Reflection("neutral", group, None, None, "no claim before it")
-    claim = before[-1]
+    claim = check = before[-1]
     verdict = _VERDICT.fullmatch(text, claim.end, p)
     if verdict and verdict["named"] is not None:
         named = Fraction(verdict["named"])
         claim = next((c for c in reversed(before[:-1]) if c.operands == claim.operands and c.stated == named), claim)
+        if claim is not check and claim.correct and not any(c.operands == claim.operands for c in after):
+            return Reflection("superficial", group, claim, check, "rejects a true claim and never returns to it")
     if not claim.correct:
         fix = _correction(claim, after)
+        if fix is None and claim is not check and check.correct and check.stated == claim.true:
+            fix = check  # the check the verdict compares states the true value: "7+3=16? 7+3=10, not 16, wait"
         if fix is not None and final_correct:
             return Reflection("productive", group, claim, fix, "false claim corrected, final answer right")
         if fix is not None:

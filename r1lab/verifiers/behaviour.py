@@ -57,7 +57,8 @@ from r1lab.verifiers.aha import REFLECTION_MARKERS, Aha, Claim, Marker, find_mar
 from r1lab.verifiers.math import last_boxed
 
 STYLES = ("answer_only", "worked_plain", "worked_think", "other")
-ANSWER_SHAPES = {"number": "number", "gsm8k": "number", "math": "math", "countdown": "expression"}
+ANSWER_SHAPES = {"number": "number", "gsm8k": "number", "math": "math", "countdown": "expression",
+                 "pairsum": "expression"}
 LOOP_THRESHOLD = 0.5  # repeated 4-gram share above which a truncated response counts as looping
 WORKING_WORDS = 20  # words before the answer that count as working when no claim or "=" is there
 

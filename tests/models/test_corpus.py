@@ -153,3 +153,37 @@ def test_design_e_checks_end_in_same_or_not_x_and_the_redo_is_a_productive_refle
     ru = "\n".join(itertools.islice(documents(0, CorpusMix(column_slip=0.2, check_fraction=0.43,
                                                            second_language=0.5, check_verdict=True)), 2000))
     assert "совпало" in ru and re.search(r", не \d+, стоп, ", ru)
+
+
+# ----- design F (issue 15): pair search; off by default ---------------------------------------
+
+def test_pair_search_tries_pairs_checks_each_and_its_misses_read_as_productive_reflections():
+    from r1lab.models.corpus import pair_search
+    from r1lab.tasks import PairSum, take
+    clean = CorpusMix(give_up=0.0, pair_slip=0.0, wrong_verdict=0.0)
+    for p in take(PairSum(), "test", 50, seed=0):
+        nums, target = p.meta["numbers"], p.meta["target"]
+        steps, answer = pair_search(random.Random(p.question), nums, target, clean)
+        assert sorted(answer.split("+")) == sorted(p.meta["solution"].split("+")) and steps.endswith("yes.")
+        tries = re.findall(r"(\d+)\+(\d+)=(\d+)\? \1\+\2=(\d+), (yes|not \3)", steps)
+        assert len(tries) == steps.count("?") and all(int(t[2]) == target for t in tries)
+        assert len({frozenset(t[:2]) for t in tries}) == len(tries) <= len(nums) * (len(nums) - 1) // 2
+        kinds = [r.kind for r in find_reflections(steps, final_correct=True).reflections]
+        assert kinds == ["productive"] * (len(tries) - 1)  # each miss, rejected on its sum, then found
+    # design F2 writes the gap before the verdict; the misses still read as productive reflections
+    gap = CorpusMix(give_up=0.0, pair_slip=0.0, wrong_verdict=0.0, search_offset=True)
+    steps, answer = pair_search(random.Random(3), [7, 3, 12, 4, 9], 16, gap)
+    assert answer in ("7+9", "9+7") and steps.endswith("off by 0, yes.") and ", off by 6, not 16, " in steps
+    kinds = [r.kind for r in find_reflections(steps, final_correct=True).reflections]
+    assert kinds and set(kinds) == {"productive"}
+    # a searcher that gives up states a pair it did not check
+    steps, answer = pair_search(random.Random(1), [1, 2, 3, 4, 5, 6], 11, CorpusMix(give_up=1.0, wrong_verdict=0.0))
+    assert " So " in steps and 1 <= steps.count("?") <= 3
+
+
+def test_pair_documents_only_when_asked_and_searches_are_a_minority_of_them():
+    assert not any("add up to" in d for d in itertools.islice(documents(0), 2000))
+    docs = list(itertools.islice(documents(0, CorpusMix(pair_fraction=0.7)), 2000))
+    pair_docs = sum(d.count("add up to") for d in docs)
+    searches = sum(len(re.findall(r"\d+\+\d+=\d+\? ", d.split("?", 1)[-1])) > 0 for d in docs)
+    assert pair_docs > 1500 and 0.05 < searches / pair_docs < 0.25

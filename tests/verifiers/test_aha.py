@@ -113,3 +113,18 @@ def test_verdicts_after_a_check_say_which_claim_a_reflection_is_about():
     assert kinds("7+2=8, 2+7=8, same, wait, 7+2=9, so far 9.")[0][0] == "productive"
     # without a verdict the D rules stand: a redo after an agreeing check is neutral
     assert kinds("4+2=6, 2+4=6, wait, 4+2=6.")[0] == ("neutral", "latest claim is true")
+
+
+def test_a_rejected_guess_in_a_pair_search_is_productive_only_when_the_search_finds_the_pair():
+    """Design F (docs/emergence.md): "7+3=16? 7+3=10, not 16, try again" doubts the guess 7+3=16, and
+    its own check already states the true sum; the reflection pays when the final answer is right.
+    Throwing away a right guess ("12+4=16? 12+4=16, not 16") and never coming back is superficial."""
+    def kinds(text, final_correct=True):
+        return [(r.kind, r.reason) for r in find_reflections(text, final_correct).reflections]
+    found = "7+3=16? 7+3=10, not 16, try again. 12+4=16? 12+4=16, yes. <answer> 12+4 </answer>"
+    assert kinds(found) == [("productive", "false claim corrected, final answer right")]
+    assert kinds("7+3=16? 7+3=10, not 16, wait. So 7+3.", final_correct=False)[0][0] == "neutral"
+    assert kinds("12+4=16? 12+4=16, not 16, wait. 7+3=16? 7+3=10, yes.", final_correct=False) == [
+        ("superficial", "rejects a true claim and never returns to it")]
+    # a check that slipped onto the guess's value and is rejected anyway is not a correction
+    assert kinds("7+3=16? 7+3=11, not 16, wait. 12+4=16? 12+4=16, yes.")[0][0] == "neutral"

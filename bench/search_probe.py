@@ -1,0 +1,120 @@
+"""Does a base search, and does its search pay? Pair search, design F of issue 15 (docs/emergence.md).
+
+    python bench/search_probe.py MODEL_DIR [--problems 128] [--samples 8] [--seed 1]
+    python bench/search_probe.py RUN_DIR --run [--every 10]     # the same numbers over an `r1lab train` run
+
+A try, in the corpus's form, is "7+3=16? 7+3=10, not 16, try again." or "12+4=16? 12+4=16, yes.": a
+pair guessed as the answer, its sum, and a verdict. For a base, `problems` held-out `pairsum`
+problems are sampled `samples` times at T=1.0 under the R1-Zero template (as `r1lab train` does at
+step 0, through `r1lab.eval.protocol.evaluate`); for a run, its logged training responses are read
+in blocks of `every` steps. Per difficulty (numbers listed), or per block:
+- lenient accuracy of responses that search (at least one try) against those that do not;
+- the share that search, tries per searching response, and the share of searches that end on a
+  "yes" (the rest give up, or run out of tokens);
+- how often a try's sum is right, and how often its verdict agrees with its own sum against the
+  target: P(yes) when the sum written hits the target against P(yes) when it misses (a verdict the
+  model does not compute sits at one base rate for both).
+
+It measures; it is not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+TRY = re.compile(r"(\d+)\+(\d+)=(\d+)\?\s*(\d+)\+(\d+)=(\d+),\s*(?:off by (\d+),\s*)?(yes|not\s+(\d+))")
+
+
+def tries(text: str) -> list[dict]:
+    """Every try in `text`: its pair, the sum written, whether the verdict is "yes", and whether
+    that verdict is the right one for the sum written (and for the true sum)."""
+    out = []
+    for m in TRY.finditer(text):
+        a, b, target, shown = int(m[1]), int(m[2]), int(m[3]), int(m[6])
+        yes = m[8] == "yes"
+        out.append({"sum_right": shown == a + b, "yes": yes, "sum_hits": shown == target,
+                    "verdict_follows_sum": yes == (shown == target), "verdict_true": yes == (a + b == target)})
+    return out
+
+
+def _mean(xs) -> float:
+    xs = list(xs)
+    return round(statistics.fmean(xs), 3) if xs else float("nan")
+
+
+def table(rows: list[tuple[object, str, float]]) -> dict:
+    """rows: (group, own-part text, lenient score) -> the numbers per group."""
+    by = defaultdict(list)
+    for group, text, score in rows:
+        by[group].append((tries(text), score))
+    out = {}
+    for group, items in sorted(by.items()):
+        search = [(t, s) for t, s in items if t]
+        flat = [x for t, _ in search for x in t]
+        out[group] = {"responses": len(items), "lenient": _mean(s for _, s in items),
+                      "search_share": _mean(bool(t) for t, _ in items),
+                      "lenient_search": [len(search), _mean(s for _, s in search)],
+                      "lenient_no_search": [len(items) - len(search), _mean(s for t, s in items if not t)],
+                      "tries_per_search": _mean(len(t) for t, _ in search),
+                      "search_ends_yes": _mean(t[-1]["yes"] for t, _ in search),
+                      "sum_right": _mean(x["sum_right"] for x in flat),
+                      "verdict_follows_sum": _mean(x["verdict_follows_sum"] for x in flat),
+                      "yes_when_sum_hits": [sum(x["sum_hits"] for x in flat),
+                                            _mean(x["yes"] for x in flat if x["sum_hits"])],
+                      "yes_when_sum_misses": [sum(not x["sum_hits"] for x in flat),
+                                              _mean(x["yes"] for x in flat if not x["sum_hits"])]}
+    return out
+
+
+def probe_model(path: str, n: int, k: int, seed: int, max_new: int) -> dict:
+    from r1lab.eval.protocol import evaluate
+    from r1lab.models.io import load
+    from r1lab.tasks import PairSum, take
+    from r1lab.verifiers.behaviour import analyse, own_part
+    model, tok = load(path)
+    probs = take(PairSum(), "test", n, seed=seed)
+    res = evaluate(model, tok, probs, "pairsum", k=k, temperature=1.0, top_p=1.0, max_new_tokens=max_new,
+                   seed=seed)
+    level = {p.question: p.meta["difficulty"] for p in probs}
+    rows = [(level[s["question"]], own_part(s["response"]),
+             analyse(s["response"], s["reference"], "pairsum").lenient.score) for s in res.samples]
+    return {"strict": round(res.accuracy, 3), "lenient": round(res.lenient_accuracy, 3),
+            "length": round(res.mean_length, 1), "by_difficulty": table(rows),
+            "all": table([(0, t, s) for _, t, s in rows])}
+
+
+def probe_run(run: Path, every: int) -> dict:
+    from r1lab.verifiers.behaviour import analyse, own_part
+    rows = [json.loads(x) for x in (run / "samples.jsonl").read_text().splitlines() if x.strip()]
+    train = [(((r["step"] - 1) // every) * every + 1, own_part(r["response"]),
+              analyse(r["response"], r["reference"], "pairsum").lenient.score) for r in rows if r["phase"] == "train"]
+    return {"by_steps": table(train)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("path")
+    ap.add_argument("--run", action="store_true")
+    ap.add_argument("--every", type=int, default=10)
+    ap.add_argument("--problems", type=int, default=128)
+    ap.add_argument("--samples", type=int, default=8)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--max-new", type=int, default=320)
+    a = ap.parse_args()
+    out = probe_run(Path(a.path), a.every) if a.run else probe_model(a.path, a.problems, a.samples, a.seed, a.max_new)
+    for key, value in out.items():
+        if isinstance(value, dict):
+            print(key)
+            for group, numbers in value.items():
+                print(f"  {group}: {json.dumps(numbers)}")
+        else:
+            print(f"{key}: {value}")
+
+
+if __name__ == "__main__":
+    main()
