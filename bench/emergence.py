@@ -11,7 +11,7 @@ logs every response of every step: `log_samples_every: 1`, `samples_per_log: 0`)
 - mean length of the last 10 steps >= 1.5x the first 10, and >= 1.3x within the dominant style
   of the last 10 steps (so that a switch of style is not counted as growth);
 - after RL, mean length on the hardest fifth of test problems (addition: digits of the longer
-  operand; pair search: how many numbers are listed) >= 2x that on the easiest fifth, and above
+  operand; pair search: how many candidate pairs or triples) >= 2x that on the easiest fifth, and above
   the base's ratio;
 - share of responses with a reflection >= 3x the base's (final vs base evaluation, and last 10
   vs first 10 training steps); at least half of the reflections after RL productive; >= 20 aha
@@ -24,6 +24,7 @@ It measures; it is not a test. A control run (`--shuffle-rewards true`) should m
 from __future__ import annotations
 
 import json
+import math
 import re
 import resource
 import statistics
@@ -39,11 +40,11 @@ RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "emergence.yaml"
 
 
 def difficulty(question: str, verifier: str = "number") -> tuple[int, str]:
-    """Addition: digits of the longer operand; pair search: how many numbers are listed (ties
-    broken by the question text, for a fixed order)."""
+    """Addition: digits of the longer operand; pair search: how many candidate pairs (or triples)
+    there are (ties broken by the question text, for a fixed order)."""
     numbers = re.findall(r"\d+", question)
-    if verifier == "pairsum":
-        return len(numbers) - 1, question
+    if verifier == "pairsum":  # candidate pairs or triples: C(numbers listed, 2 or 3)
+        return math.comb(len(numbers) - 1, 3 if question.startswith("Which three") else 2), question
     return max((len(n) for n in numbers[:2]), default=0), question
 
 

@@ -7,7 +7,7 @@ A try, in the corpus's form, is "7+3=16? 7+3=10, not 16, try again." or "12+4=16
 pair guessed as the answer, its sum, and a verdict. For a base, `problems` held-out `pairsum`
 problems are sampled `samples` times at T=1.0 under the R1-Zero template (as `r1lab train` does at
 step 0, through `r1lab.eval.protocol.evaluate`); for a run, its logged training responses are read
-in blocks of `every` steps. Per difficulty (numbers listed), or per block:
+in blocks of `every` steps. Per difficulty (candidate pairs or triples), or per block:
 - lenient accuracy of responses that search (at least one try) against those that do not;
 - the share that search, tries per searching response, and the share of searches that end on a
   "yes" (the rest give up, or run out of tokens);
@@ -27,18 +27,18 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
-TRY = re.compile(r"(\d+)\+(\d+)=(\d+)\?\s*(\d+)\+(\d+)=(\d+),\s*(?:off by (\d+),\s*)?(yes|not\s+(\d+))")
+TRY = re.compile(r"(\d+(?:\+\d+)+)=(\d+)\?\s*(\d+(?:\+\d+)+)=(\d+),\s*(?:off by (\d+),\s*)?(yes|not\s+(\d+))")
 
 
 def tries(text: str) -> list[dict]:
-    """Every try in `text`: its pair, the sum written, whether the verdict is "yes", and whether
-    that verdict is the right one for the sum written (and for the true sum)."""
+    """Every try in `text` (a pair or a triple): its sum written, whether the verdict is "yes", and
+    whether that verdict is the right one for the sum written (and for the true sum)."""
     out = []
     for m in TRY.finditer(text):
-        a, b, target, shown = int(m[1]), int(m[2]), int(m[3]), int(m[6])
-        yes = m[8] == "yes"
-        out.append({"sum_right": shown == a + b, "yes": yes, "sum_hits": shown == target,
-                    "verdict_follows_sum": yes == (shown == target), "verdict_true": yes == (a + b == target)})
+        true, target, shown = sum(int(t) for t in m[3].split("+")), int(m[2]), int(m[4])
+        yes = m[6] == "yes"
+        out.append({"sum_right": shown == true, "yes": yes, "sum_hits": shown == target,
+                    "verdict_follows_sum": yes == (shown == target), "verdict_true": yes == (true == target)})
     return out
 
 
@@ -71,13 +71,13 @@ def table(rows: list[tuple[object, str, float]]) -> dict:
     return out
 
 
-def probe_model(path: str, n: int, k: int, seed: int, max_new: int) -> dict:
+def probe_model(path: str, n: int, k: int, seed: int, max_new: int, task: str = "pairsum") -> dict:
     from r1lab.eval.protocol import evaluate
     from r1lab.models.io import load
-    from r1lab.tasks import PairSum, take
+    from r1lab.tasks import get_task, take
     from r1lab.verifiers.behaviour import analyse, own_part
     model, tok = load(path)
-    probs = take(PairSum(), "test", n, seed=seed)
+    probs = take(get_task(task), "test", n, seed=seed)
     res = evaluate(model, tok, probs, "pairsum", k=k, temperature=1.0, top_p=1.0, max_new_tokens=max_new,
                    seed=seed)
     level = {p.question: p.meta["difficulty"] for p in probs}
@@ -105,8 +105,10 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=8)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--max-new", type=int, default=320)
+    ap.add_argument("--task", default="pairsum", help="pairsum | sumsearch (pairs and triples)")
     a = ap.parse_args()
-    out = probe_run(Path(a.path), a.every) if a.run else probe_model(a.path, a.problems, a.samples, a.seed, a.max_new)
+    out = probe_run(Path(a.path), a.every) if a.run else probe_model(a.path, a.problems, a.samples, a.seed, a.max_new,
+                                                                                     a.task)
     for key, value in out.items():
         if isinstance(value, dict):
             print(key)

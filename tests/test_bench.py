@@ -74,6 +74,8 @@ def test_search_probe_reads_tries_and_runs_on_the_shipped_base():
     sys.path.insert(0, str(ROOT / "bench"))
     from search_probe import table, tries
 
+    assert [t["sum_right"] for t in tries("1+5+3=16? 1+5+3=9, off by 7, not 16, wait. 9+4+3=16? 9+4+3=16, off by 0, "
+                                          "yes.")] == [True, True]
     text = "7+3=16? 7+3=10, not 16, try again. 9+4=16? 9+4=16, yes. 12+4=16? 12+4=15, yes."
     assert [(t["sum_right"], t["yes"], t["verdict_follows_sum"], t["verdict_true"]) for t in tries(text)] == [
         (True, False, True, True), (False, True, True, False), (False, True, False, True)]
@@ -88,10 +90,11 @@ def test_search_probe_reads_tries_and_runs_on_the_shipped_base():
     assert proc.stdout.startswith("strict: ") and '"responses": 4' in proc.stdout
 
 
-def test_emergence_orders_pair_problems_by_how_many_numbers_they_list():
+def test_emergence_orders_pair_problems_by_how_many_candidates_they_have():
     sys.path.insert(0, str(ROOT / "bench"))
     from emergence import difficulty
 
     assert difficulty("Which two of 7, 3, 12 add up to 10?", "pairsum")[0] == 3
-    assert difficulty("Which two of 7, 3, 12, 4, 5, 6 add up to 10?", "pairsum")[0] == 6
+    assert difficulty("Which two of 7, 3, 12, 4, 5, 6 add up to 10?", "pairsum")[0] == 15  # candidate pairs
+    assert difficulty("Which three of 7, 3, 2, 4, 5 add up to 10?", "pairsum")[0] == 10  # candidate triples
     assert difficulty("What is 12345 + 67?")[0] == 5

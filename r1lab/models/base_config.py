@@ -52,6 +52,8 @@ class BaseConfig:
     search_fraction: float = help_field(0.5, "emergence corpus: share of worked pair solutions that search")
     search_give_up: float = help_field(0.5, "emergence corpus: share of pair searches that stop after one to three "
                                             "misses and state an unchecked pair")
+    search_task: str = help_field("pairsum", "emergence corpus: pairsum (pairs) | sumsearch (design G: pairs and "
+                                             "triples of numbers 1-9)")
     search_offset: bool = help_field(False, "emergence corpus (design F2): each try writes how far its sum is from "
                                             "the target ('off by 6') before its verdict")
     init_from: str = help_field("", "continue pretraining from this model directory (its tokenizer is kept, or "
@@ -84,6 +86,8 @@ class BaseConfig:
              "hidden_size must divide by num_heads, and num_heads by num_kv_heads"),
             (self.hidden_size // self.num_heads % 2 == 0,
              f"hidden_size / num_heads (the head size, {self.hidden_size // self.num_heads}) must be even for RoPE"),
+            (self.search_task in ("pairsum", "sumsearch"),
+             f"search_task must be pairsum | sumsearch, got {self.search_task!r}"),
             (self.arch in ("qwen2", "deepseek_v3"), f"arch must be qwen2 | deepseek_v3, got {self.arch!r}"),
             (1 <= self.experts_per_token <= self.num_experts,
              f"experts_per_token must be in [1, num_experts ({self.num_experts})], got {self.experts_per_token}"),

@@ -48,15 +48,18 @@ with the target ("7+3=16? 7+3=10, not 16, try again. 12+4=16? 12+4=16, yes."), i
 pairs. Half the searchers give up after one to three misses and state an unchecked pair; a few sums
 slip by one and a few verdicts are wrong, so some checks mislead. With `search_offset` (design F2)
 a try writes how far its sum is from the target before its verdict ("7+3=10, off by 6, not 16"), so
-that the verdict reads one digit just written instead of comparing two numbers.
+that the verdict reads one digit just written instead of comparing two numbers. With `search_task`
+"sumsearch" (design G) the problems are pairs and triples of numbers 1-9 ("Which three of 6, 2, 9,
+4, 7 add up to 19?"), and a triple's try adds three numbers.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from itertools import combinations
 
-from r1lab.tasks import Addition, Countdown, PairSum, problems
+from r1lab.tasks import TASKS, Addition, Countdown, problems
 
 _SUBJECTS = ["The teacher", "A student", "My friend", "The class", "Our team", "The book",
              "This page", "The old farmer", "A small group", "The report", "Everyone", "The city"]
@@ -95,6 +98,7 @@ class CorpusMix:
     pair_slip: float = 0.05  # design F: a try's sum written off by one
     wrong_verdict: float = 0.03  # design F: a try's verdict that contradicts its own sum
     search_offset: bool = False  # design F2: a try writes how far its sum is from the target before the verdict
+    search_task: str = "pairsum"  # design G: "sumsearch" mixes in triples from 4-5 numbers
 
     @property
     def checked(self) -> bool:
@@ -271,32 +275,37 @@ def countdown_steps(rng: random.Random, nums: list[int], target: int, solution: 
 _RETRY = ("try again", "wait", "wrong, try again")
 
 
-def pair_search(rng: random.Random, nums: list[int], target: int, mix: CorpusMix) -> tuple[str, str]:
-    """Try pairs in a random order, each a guess checked by adding it: (working, the pair answered)."""
-    pairs = [(a, b) if rng.random() < 0.5 else (b, a) for i, a in enumerate(nums) for b in nums[i + 1:]]
-    rng.shuffle(pairs)
-    budget = rng.randint(1, 3) if rng.random() < mix.give_up else len(pairs)
+def pair_search(rng: random.Random, nums: list[int], target: int, mix: CorpusMix, size: int = 2) -> tuple[str, str]:
+    """Try pairs (or triples) in a random order, each a guess checked by adding it: (working, the
+    answer stated)."""
+    if size == 2:
+        tries = [(a, b) if rng.random() < 0.5 else (b, a) for i, a in enumerate(nums) for b in nums[i + 1:]]
+    else:
+        tries = [tuple(rng.sample(c, size)) for c in combinations(nums, size)]
+    rng.shuffle(tries)
+    budget = rng.randint(1, 3) if rng.random() < mix.give_up else len(tries)
     parts, misses = [], 0
-    for a, b in pairs:
-        shown = _off_by_one(rng, a + b) if rng.random() < mix.pair_slip else a + b
+    for terms in tries:
+        expr = "+".join(map(str, terms))
+        shown = _off_by_one(rng, sum(terms)) if rng.random() < mix.pair_slip else sum(terms)
         hit = (shown == target) != (rng.random() < mix.wrong_verdict)
         off = f" off by {abs(target - shown)}," if mix.search_offset else ""
         if hit:
-            parts.append(f"{a}+{b}={target}? {a}+{b}={shown},{off} yes.")
-            return " ".join(parts), f"{a}+{b}"
-        parts.append(f"{a}+{b}={target}? {a}+{b}={shown},{off} not {target}, {rng.choice(_RETRY)}.")
+            parts.append(f"{expr}={target}? {expr}={shown},{off} yes.")
+            return " ".join(parts), expr
+        parts.append(f"{expr}={target}? {expr}={shown},{off} not {target}, {rng.choice(_RETRY)}.")
         misses += 1
         if misses >= budget:
             break
-    a, b = rng.choice(pairs)
-    return " ".join(parts) + f" So {a}+{b}.", f"{a}+{b}"
+    expr = "+".join(map(str, rng.choice(tries)))
+    return " ".join(parts) + f" So {expr}.", expr
 
 
 def _pair(rng: random.Random, p, worked: bool, mix: CorpusMix) -> str:
     nums, target, answer = p.meta["numbers"], p.meta["target"], p.meta["solution"]
     steps = None
     if worked and rng.random() < mix.search_fraction:
-        steps, answer = pair_search(rng, nums, target, mix)
+        steps, answer = pair_search(rng, nums, target, mix, p.meta["size"])
     elif worked:
         steps = f"{answer}={target}."
     return _frame(rng, p.question, _respond(rng, answer, steps))
@@ -343,7 +352,7 @@ def documents(seed: int, mix: CorpusMix = CorpusMix()):
     rng = random.Random(f"corpus:{seed}")
     adds = problems(Addition(min_digits=2, max_digits=5), "train", seed)
     cds = problems(Countdown(), "train", seed)
-    pairs = problems(PairSum(), "train", seed) if mix.pair_fraction > 0 else None
+    pairs = problems(TASKS[mix.search_task](), "train", seed) if mix.pair_fraction > 0 else None
     bilingual = mix.second_language > 0  # else no extra draws: the English-only stream is unchanged
     while True:
         lang = "ru" if bilingual and rng.random() < mix.second_language / 2 else "en"

@@ -4,11 +4,12 @@ from r1lab.tasks.arithmetic import Addition, MixedAddition
 from r1lab.tasks.base import Problem, ProblemStream, Task, problems, split_of, take
 from r1lab.tasks.countdown import Countdown
 from r1lab.tasks.jsonl import JsonlTask, read_rows
-from r1lab.tasks.pairsum import PairSum
+from r1lab.tasks.pairsum import PairSum, sum_search
 from r1lab.tasks.templates import R1_ZERO, r1_zero_prompt
 
 TASKS = {"arithmetic": Addition, "arithmetic-mixed": MixedAddition, "countdown": Countdown,
-         "pairsum": PairSum}
+         "pairsum": PairSum,
+         "sumsearch": sum_search}
 
 
 def get_task(name: str, verifier: str = "") -> Task:

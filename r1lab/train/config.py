@@ -12,8 +12,8 @@ from r1lab.runs.trackers import TRACKERS
 class GRPOConfig:
     # what to train
     model: str = help_field("tiny", "'tiny' (the built-in base), a local HF model directory, or a hub id")
-    task: str = help_field("arithmetic", "built-in task (arithmetic | arithmetic-mixed | countdown | pairsum) or a "
-                                         "JSONL file of question/answer rows")
+    task: str = help_field("arithmetic", "built-in task (arithmetic | arithmetic-mixed | countdown | pairsum | "
+                                         "sumsearch) or a JSONL file of question/answer rows")
     verifier: str = help_field("", "answer checker for the accuracy reward (default: the task's; math for JSONL files)")
     reward_fn: str = help_field("", "extra reward FILE.py:FUNCTION, called fn(completion, answer=...) -> float | None, "
                                     "added to the others")

@@ -11,6 +11,7 @@ from r1lab.verifiers.gsm8k import reference_number, verify_gsm8k
 from r1lab.verifiers.language import detect_language, language_consistency
 from r1lab.verifiers.math import equivalent, verify_math
 from r1lab.verifiers.number import reference_int, verify_number
+from r1lab.verifiers.pairsum import parse_reference as pairsum_reference
 from r1lab.verifiers.pairsum import verify_pairsum
 
 Verifier = Callable[[str, str], Grade]
@@ -24,7 +25,7 @@ BATCH_VERIFIERS: dict[str, BatchVerifier] = {"code": verify_code_many}
 # training starts (does the verifier fit the task?), and `r1lab grade` names the bad row of a batch
 # verifier with them. math takes any text as a reference.
 REFERENCE_CHECKS: dict[str, Callable[[str], object]] = {"code": parse_reference, "countdown": countdown_reference,
-                                                        "pairsum": countdown_reference,
+                                                        "pairsum": pairsum_reference,
                                                         "gsm8k": reference_number, "number": reference_int}
 # When two extracted answers are the same answer (cons@k clusters by it): the verifier's own
 # equivalence. number and gsm8k extract a canonical form already (an integer; a reduced fraction),

@@ -176,6 +176,11 @@ def test_pair_search_tries_pairs_checks_each_and_its_misses_read_as_productive_r
     assert answer in ("7+9", "9+7") and steps.endswith("off by 0, yes.") and ", off by 6, not 16, " in steps
     kinds = [r.kind for r in find_reflections(steps, final_correct=True).reflections]
     assert kinds and set(kinds) == {"productive"}
+    # design G: triples are tried the same way, three numbers at a time
+    steps, answer = pair_search(random.Random(5), [6, 2, 9, 4, 7], 19, gap, size=3)
+    assert sorted(map(int, answer.split("+"))) == [4, 6, 9] and steps.endswith("off by 0, yes.")
+    assert all(len(t.split("+")) == 3 for t in re.findall(r"([\d+]+)=19\?", steps))
+    assert set(r.kind for r in find_reflections(steps, final_correct=True).reflections) <= {"productive"}
     # a searcher that gives up states a pair it did not check
     steps, answer = pair_search(random.Random(1), [1, 2, 3, 4, 5, 6], 11, CorpusMix(give_up=1.0, wrong_verdict=0.0))
     assert " So " in steps and 1 <= steps.count("?") <= 3
