@@ -56,6 +56,8 @@ class BaseConfig:
                                              "triples of numbers 1-9)")
     search_offset: bool = help_field(False, "emergence corpus (design F2): each try writes how far its sum is from "
                                             "the target ('off by 6') before its verdict")
+    pair_guess: float = help_field(0.0, "emergence corpus (design H): share of the pair answers stated without a "
+                                        "search that are a guess, a random pair of the listed numbers")
     init_from: str = help_field("", "continue pretraining from this model directory (its tokenizer is kept, or "
                                     "grown: extend_vocab)")
     extend_vocab: int = help_field(0, "with init_from: add up to this many tokens of non-ASCII text (the second "
@@ -74,7 +76,7 @@ class BaseConfig:
                 num_heads=">= 1", num_kv_heads=">= 1", intermediate_size=">= 1", worked_fraction="[0, 1]",
                 second_language_fraction="[0, 1]", countdown_fraction="[0, 1]", column_slip="[0, 1]",
                 check_fraction="[0, 1]", guess_fraction="[0, 1]", pair_fraction="[0, 1]",
-                search_fraction="[0, 1]", search_give_up="[0, 1]", save_every=">= 0", threads=">= 0",
+                search_fraction="[0, 1]", search_give_up="[0, 1]", pair_guess="[0, 1]", save_every=">= 0", threads=">= 0",
                 num_experts=">= 1", extend_vocab=">= 0")
         check([
             (not (self.init_from and self.tokenizer_from),

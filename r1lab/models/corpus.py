@@ -50,7 +50,10 @@ slip by one and a few verdicts are wrong, so some checks mislead. With `search_o
 a try writes how far its sum is from the target before its verdict ("7+3=10, off by 6, not 16"), so
 that the verdict reads one digit just written instead of comparing two numbers. With `search_task`
 "sumsearch" (design G) the problems are pairs and triples of numbers 1-9 ("Which three of 6, 2, 9,
-4, 7 add up to 19?"), and a triple's try adds three numbers.
+4, 7 add up to 19?"), and a triple's try adds three numbers. With `pair_guess` (design H) the
+corpus never states a right pair without a search: an answer given directly, or after "I guess",
+is a pair of the listed numbers drawn at random (right only by chance), so a one-step answer cannot
+be learned from the page and only a search finds the pair.
 """
 
 from __future__ import annotations
@@ -99,6 +102,7 @@ class CorpusMix:
     wrong_verdict: float = 0.03  # design F: a try's verdict that contradicts its own sum
     search_offset: bool = False  # design F2: a try writes how far its sum is from the target before the verdict
     search_task: str = "pairsum"  # design G: "sumsearch" mixes in triples from 4-5 numbers
+    pair_guess: float = 0.0  # design H: pair answers stated without a search that are a random pair of the list
 
     @property
     def checked(self) -> bool:
@@ -301,11 +305,17 @@ def pair_search(rng: random.Random, nums: list[int], target: int, mix: CorpusMix
     return " ".join(parts) + f" So {expr}.", expr
 
 
+_GUESSED = ("I guess {}.", "Maybe {}.", "{}, I think.")
+
+
 def _pair(rng: random.Random, p, worked: bool, mix: CorpusMix) -> str:
     nums, target, answer = p.meta["numbers"], p.meta["target"], p.meta["solution"]
     steps = None
     if worked and rng.random() < mix.search_fraction:
         steps, answer = pair_search(rng, nums, target, mix, p.meta["size"])
+    elif mix.pair_guess and rng.random() < mix.pair_guess:  # no draw when off: F-G's streams are unchanged
+        answer = "+".join(map(str, rng.sample(nums, p.meta["size"])))
+        steps = rng.choice(_GUESSED).format(answer) if worked else None
     elif worked:
         steps = f"{answer}={target}."
     return _frame(rng, p.question, _respond(rng, answer, steps))

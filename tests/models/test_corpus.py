@@ -192,3 +192,30 @@ def test_pair_documents_only_when_asked_and_searches_are_a_minority_of_them():
     pair_docs = sum(d.count("add up to") for d in docs)
     searches = sum(len(re.findall(r"\d+\+\d+=\d+\? ", d.split("?", 1)[-1])) > 0 for d in docs)
     assert pair_docs > 1500 and 0.05 < searches / pair_docs < 0.25
+
+
+def _stated_pairs(mix: CorpusMix, n: int = 3000) -> tuple[int, int]:
+    """(right, all) over the pair answers stated without a search in the first n documents."""
+    right = total = 0
+    for doc in itertools.islice(documents(0, mix), n):
+        for nums, target, rest in re.findall(r"Which two of ([\d, ]+) add up to (\d+)\?(.*?)(?=Which two|$)", doc,
+                                             flags=re.S):
+            first = rest.strip().split("\n")[0]
+            if "?" in first or " So " in first:  # a search, or a searcher that gave up
+                continue
+            stated = re.search(r"(\d+)\+(\d+)", rest)
+            if stated:
+                total += 1
+                right += int(stated[1]) + int(stated[2]) == int(target)
+    return right, total
+
+
+def test_pair_guess_makes_every_pair_stated_without_a_search_a_random_one():
+    # design H: the page never gives the right pair without a search, so a one-step answer cannot be learned
+    right, total = _stated_pairs(CorpusMix(pair_fraction=0.7, worked_fraction=0.35))
+    assert total > 1000 and right == total  # off: every stated pair is the right one
+    right, total = _stated_pairs(CorpusMix(pair_fraction=0.7, worked_fraction=0.35, pair_guess=1.0))
+    assert total > 1000 and 0.05 < right / total < 0.2  # on: chance, about 1 in 8 over 3-6 numbers
+    docs = list(itertools.islice(documents(0, CorpusMix(pair_fraction=0.7, worked_fraction=0.35, pair_guess=1.0)),
+                                 3000))
+    assert any(re.search(r"<think> (I guess|Maybe) \d+\+\d+\. </think>", d) for d in docs)
