@@ -180,6 +180,10 @@ def main(argv: list[str]) -> int:
         if not runs:
             print(__doc__)
             return 2
+    for r in runs:
+        if not (r / "summary.json").is_file():
+            print(f"error: {r} has no summary.json: not a finished r1lab train run", file=sys.stderr)
+            return 2
     results = [measure(r) for r in runs]
     for r in runs:
         (r / "emergence.json").write_text(json.dumps(results[runs.index(r)], indent=1))

@@ -53,7 +53,10 @@ that the verdict reads one digit just written instead of comparing two numbers. 
 4, 7 add up to 19?"), and a triple's try adds three numbers. With `pair_guess` (design H) the
 corpus never states a right pair without a search: an answer given directly, or after "I guess",
 is a pair of the listed numbers drawn at random (right only by chance), so a one-step answer cannot
-be learned from the page and only a search finds the pair.
+be learned from the page and only a search finds the pair. With `search_order` "listed" (design H3)
+a search tries the pairs in the order of the list (the first number with each later one, then the
+second...), so the next try is a local step and no pair is tried twice, where a random order asks the
+model to remember every pair it has tried.
 """
 
 from __future__ import annotations
@@ -102,6 +105,7 @@ class CorpusMix:
     wrong_verdict: float = 0.03  # design F: a try's verdict that contradicts its own sum
     search_offset: bool = False  # design F2: a try writes how far its sum is from the target before the verdict
     search_task: str = "pairsum"  # design G: "sumsearch" mixes in triples from 4-5 numbers
+    search_order: str = "random"  # design H3: "listed" tries the pairs in the order of the list
     pair_guess: float = 0.0  # design H: pair answers stated without a search that are a random pair of the list
 
     @property
@@ -282,11 +286,14 @@ _RETRY = ("try again", "wait", "wrong, try again")
 def pair_search(rng: random.Random, nums: list[int], target: int, mix: CorpusMix, size: int = 2) -> tuple[str, str]:
     """Try pairs (or triples) in a random order, each a guess checked by adding it: (working, the
     answer stated)."""
-    if size == 2:
+    if mix.search_order == "listed":  # design H3: in the order of the list, each pair's next a local step
+        tries = list(combinations(nums, size))
+    elif size == 2:
         tries = [(a, b) if rng.random() < 0.5 else (b, a) for i, a in enumerate(nums) for b in nums[i + 1:]]
+        rng.shuffle(tries)
     else:
         tries = [tuple(rng.sample(c, size)) for c in combinations(nums, size)]
-    rng.shuffle(tries)
+        rng.shuffle(tries)
     budget = rng.randint(1, 3) if rng.random() < mix.give_up else len(tries)
     parts, misses = [], 0
     for terms in tries:

@@ -6,6 +6,7 @@ import hashlib
 import itertools
 import random
 import re
+from dataclasses import replace
 
 from r1lab.models.corpus import CorpusMix, addition_steps, checked_steps, documents
 from r1lab.models.io import load_tokenizer
@@ -181,6 +182,12 @@ def test_pair_search_tries_pairs_checks_each_and_its_misses_read_as_productive_r
     assert sorted(map(int, answer.split("+"))) == [4, 6, 9] and steps.endswith("off by 0, yes.")
     assert all(len(t.split("+")) == 3 for t in re.findall(r"([\d+]+)=19\?", steps))
     assert set(r.kind for r in find_reflections(steps, final_correct=True).reflections) <= {"productive"}
+    # design H3: in the order of the list, every pair at most once, up to the right one
+    listed = CorpusMix(give_up=0.0, pair_slip=0.0, wrong_verdict=0.0, search_offset=True, search_order="listed")
+    steps, answer = pair_search(random.Random(3), [7, 3, 12, 4, 9], 16, listed)
+    assert re.findall(r"(\d+\+\d+)=16\?", steps) == ["7+3", "7+12", "7+4", "7+9"] and answer == "7+9"
+    steps, answer = pair_search(random.Random(3), [7, 3, 12, 4, 9], 16, replace(listed, give_up=1.0))
+    assert re.findall(r"(\d+\+\d+)=16\?", steps) in (["7+3"], ["7+3", "7+12"], ["7+3", "7+12", "7+4"])
     # a searcher that gives up states a pair it did not check
     steps, answer = pair_search(random.Random(1), [1, 2, 3, 4, 5, 6], 11, CorpusMix(give_up=1.0, wrong_verdict=0.0))
     assert " So " in steps and 1 <= steps.count("?") <= 3
