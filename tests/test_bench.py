@@ -96,7 +96,7 @@ def test_search_probe_reads_tries_and_runs_on_the_shipped_base():
 
 def test_emergence_orders_pair_problems_by_how_many_candidates_they_have():
     sys.path.insert(0, str(ROOT / "bench"))
-    from emergence import difficulty
+    from r1lab.report.emergence import difficulty
 
     assert difficulty("Which two of 7, 3, 12 add up to 10?", "pairsum")[0] == 3
     assert difficulty("Which two of 7, 3, 12, 4, 5, 6 add up to 10?", "pairsum")[0] == 15  # candidate pairs
