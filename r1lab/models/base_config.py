@@ -59,7 +59,8 @@ class BaseConfig:
     pair_guess: float = help_field(0.0, "emergence corpus (design H): share of the pair answers stated without a "
                                         "search that are a guess, a random pair of the listed numbers")
     search_order: str = help_field("random", "emergence corpus: random | listed (design H3: a search tries the "
-                                             "pairs in the order of the list)")
+                                             "pairs in the order of the list) | anchored (H4: listed, restating "
+                                             "the numbers left to pair each first number with)")
     init_from: str = help_field("", "continue pretraining from this model directory (its tokenizer is kept, or "
                                     "grown: extend_vocab)")
     extend_vocab: int = help_field(0, "with init_from: add up to this many tokens of non-ASCII text (the second "
@@ -92,8 +93,8 @@ class BaseConfig:
              f"hidden_size / num_heads (the head size, {self.hidden_size // self.num_heads}) must be even for RoPE"),
             (self.search_task in ("pairsum", "sumsearch"),
              f"search_task must be pairsum | sumsearch, got {self.search_task!r}"),
-            (self.search_order in ("random", "listed"),
-             f"search_order must be random | listed, got {self.search_order!r}"),
+            (self.search_order in ("random", "listed", "anchored"),
+             f"search_order must be random | listed | anchored, got {self.search_order!r}"),
             (self.arch in ("qwen2", "deepseek_v3"), f"arch must be qwen2 | deepseek_v3, got {self.arch!r}"),
             (1 <= self.experts_per_token <= self.num_experts,
              f"experts_per_token must be in [1, num_experts ({self.num_experts})], got {self.experts_per_token}"),

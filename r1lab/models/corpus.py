@@ -56,7 +56,9 @@ is a pair of the listed numbers drawn at random (right only by chance), so a one
 be learned from the page and only a search finds the pair. With `search_order` "listed" (design H3)
 a search tries the pairs in the order of the list (the first number with each later one, then the
 second...), so the next try is a local step and no pair is tried twice, where a random order asks the
-model to remember every pair it has tried.
+model to remember every pair it has tried. With "anchored" (design H4) each run of tries with the same
+first number opens by restating the numbers left to pair it with ("Take 7 with 3, 12, 4, 9."), so the
+next try copies the next number of a list just written instead of finding it in the question.
 """
 
 from __future__ import annotations
@@ -105,7 +107,7 @@ class CorpusMix:
     wrong_verdict: float = 0.03  # design F: a try's verdict that contradicts its own sum
     search_offset: bool = False  # design F2: a try writes how far its sum is from the target before the verdict
     search_task: str = "pairsum"  # design G: "sumsearch" mixes in triples from 4-5 numbers
-    search_order: str = "random"  # design H3: "listed" tries the pairs in the order of the list
+    search_order: str = "random"  # design H3: "listed" tries the pairs in the order of the list; H4: "anchored"
     pair_guess: float = 0.0  # design H: pair answers stated without a search that are a random pair of the list
 
     @property
@@ -286,7 +288,7 @@ _RETRY = ("try again", "wait", "wrong, try again")
 def pair_search(rng: random.Random, nums: list[int], target: int, mix: CorpusMix, size: int = 2) -> tuple[str, str]:
     """Try pairs (or triples) in a random order, each a guess checked by adding it: (working, the
     answer stated)."""
-    if mix.search_order == "listed":  # design H3: in the order of the list, each pair's next a local step
+    if mix.search_order in ("listed", "anchored"):  # designs H3, H4: in the order of the list
         tries = list(combinations(nums, size))
     elif size == 2:
         tries = [(a, b) if rng.random() < 0.5 else (b, a) for i, a in enumerate(nums) for b in nums[i + 1:]]
@@ -296,7 +298,11 @@ def pair_search(rng: random.Random, nums: list[int], target: int, mix: CorpusMix
         rng.shuffle(tries)
     budget = rng.randint(1, 3) if rng.random() < mix.give_up else len(tries)
     parts, misses = [], 0
+    anchor = None
     for terms in tries:
+        if mix.search_order == "anchored" and terms[0] != anchor:  # design H4: restate what is left to pair with
+            anchor = terms[0]
+            parts.append(f"Take {anchor} with {', '.join(map(str, nums[nums.index(anchor) + 1:]))}.")
         expr = "+".join(map(str, terms))
         shown = _off_by_one(rng, sum(terms)) if rng.random() < mix.pair_slip else sum(terms)
         hit = (shown == target) != (rng.random() < mix.wrong_verdict)

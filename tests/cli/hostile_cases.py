@@ -313,7 +313,7 @@ CASES = [
     Case("base-pair-fraction-above-one", base("--pair-fraction", "2"), "pair_fraction must be"),
     Case("base-search-give-up-negative", base("--search-give-up", "-0.5"), "search_give_up must be"),
     Case("base-pair-guess-above-one", base("--pair-guess", "1.5"), "pair_guess must be"),
-    Case("base-search-order-unknown", base("--search-order", "sorted"), "search_order must be random | listed"),
+    Case("base-search-order-unknown", base("--search-order", "sorted"), "search_order must be random | listed | anchored"),
     Case("base-search-task-unknown", base("--search-task", "triples"), "search_task must be pairsum | sumsearch"),
     Case("base-weight-decay-inf", base("--weight-decay", "inf"), "weight_decay must be"),
     Case("base-seed-65-bits", base("--seed", str(2**64)), "seed must be"),

@@ -188,6 +188,11 @@ def test_pair_search_tries_pairs_checks_each_and_its_misses_read_as_productive_r
     assert re.findall(r"(\d+\+\d+)=16\?", steps) == ["7+3", "7+12", "7+4", "7+9"] and answer == "7+9"
     steps, answer = pair_search(random.Random(3), [7, 3, 12, 4, 9], 16, replace(listed, give_up=1.0))
     assert re.findall(r"(\d+\+\d+)=16\?", steps) in (["7+3"], ["7+3", "7+12"], ["7+3", "7+12", "7+4"])
+    # design H4: the same order, each first number opening with the numbers left to pair it with
+    steps, answer = pair_search(random.Random(3), [7, 3, 12, 4, 9], 7, replace(listed, search_order="anchored"))
+    assert steps.startswith("Take 7 with 3, 12, 4, 9. 7+3=7? ") and " Take 3 with 12, 4, 9. 3+12=7? " in steps
+    assert answer == "3+4" and steps.endswith("3+4=7, off by 0, yes.") and "Take 12" not in steps
+    assert set(r.kind for r in find_reflections(steps, final_correct=True).reflections) == {"productive"}
     # a searcher that gives up states a pair it did not check
     steps, answer = pair_search(random.Random(1), [1, 2, 3, 4, 5, 6], 11, CorpusMix(give_up=1.0, wrong_verdict=0.0))
     assert " So " in steps and 1 <= steps.count("?") <= 3
