@@ -27,6 +27,7 @@ import argparse
 import json
 import re
 import statistics
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -128,8 +129,14 @@ def main() -> None:
     ap.add_argument("--max-new", type=int, default=320)
     ap.add_argument("--task", default="pairsum", help="pairsum | sumsearch (pairs and triples)")
     a = ap.parse_args()
-    out = probe_run(Path(a.path), a.every) if a.run else probe_model(a.path, a.problems, a.samples, a.seed, a.max_new,
-                                                                                     a.task)
+    from r1lab.errors import UserError
+    if a.run and not (Path(a.path) / "samples.jsonl").is_file():
+        sys.exit(f"error: {a.path} has no samples.jsonl: not an r1lab train run")
+    try:
+        out = probe_run(Path(a.path), a.every) if a.run else probe_model(a.path, a.problems, a.samples, a.seed,
+                                                                         a.max_new, a.task)
+    except UserError as e:
+        sys.exit(f"error: {e}")
     for key, value in out.items():
         if isinstance(value, dict):
             print(key)
