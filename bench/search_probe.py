@@ -52,7 +52,7 @@ def in_order(ts: list[dict], numbers: list[int]) -> list[bool]:
     """For each try after the first: does its pair come later in the list's order than the one before?"""
     pos = {n: i for i, n in enumerate(numbers)}
     keys = [tuple(sorted(pos.get(t, -1) for t in x["terms"])) for x in ts]
-    return [b > a for a, b in zip(keys, keys[1:])]
+    return [b > a for a, b in zip(keys, keys[1:], strict=False)]
 
 
 def numbers_of(question: str) -> list[int]:

@@ -79,8 +79,8 @@ class BaseConfig:
                 num_heads=">= 1", num_kv_heads=">= 1", intermediate_size=">= 1", worked_fraction="[0, 1]",
                 second_language_fraction="[0, 1]", countdown_fraction="[0, 1]", column_slip="[0, 1]",
                 check_fraction="[0, 1]", guess_fraction="[0, 1]", pair_fraction="[0, 1]",
-                search_fraction="[0, 1]", search_give_up="[0, 1]", pair_guess="[0, 1]", save_every=">= 0", threads=">= 0",
-                num_experts=">= 1", extend_vocab=">= 0")
+                search_fraction="[0, 1]", search_give_up="[0, 1]", pair_guess="[0, 1]", save_every=">= 0",
+                threads=">= 0", num_experts=">= 1", extend_vocab=">= 0")
         check([
             (not (self.init_from and self.tokenizer_from),
              "init_from keeps that model's tokenizer: tokenizer_from is for a model from scratch"),

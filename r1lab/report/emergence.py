@@ -30,7 +30,6 @@ from r1lab.report.load import RunData
 from r1lab.verifiers.behaviour import analyse
 from r1lab.verifiers.language import cot_consistency
 
-
 EMERGENCE_TITLE = "The R1-Zero dynamics against issue 15's targets"
 EMERGENCE_NOTE = ("Read beside a shuffled-reward control (--shuffle-rewards true): some targets (aha moments, "
                   "hard/easy length) can pass by chance. Definitions: docs/emergence.md.")

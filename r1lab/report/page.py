@@ -140,7 +140,7 @@ def length_tables(runs: list[RunData]) -> str:
 
 def target_tables(runs: list[RunData], targets: list[dict | None]) -> str:
     out = []
-    for run, m in zip(runs, targets):
+    for run, m in zip(runs, targets, strict=False):
         if m is None:
             continue
         rows = "".join(f"<tr data-target=\"{_e(c.name.strip())}\" data-met=\"{str(c.met).lower()}\">"

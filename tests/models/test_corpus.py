@@ -210,7 +210,7 @@ def _stated_pairs(mix: CorpusMix, n: int = 3000) -> tuple[int, int]:
     """(right, all) over the pair answers stated without a search in the first n documents."""
     right = total = 0
     for doc in itertools.islice(documents(0, mix), n):
-        for nums, target, rest in re.findall(r"Which two of ([\d, ]+) add up to (\d+)\?(.*?)(?=Which two|$)", doc,
+        for _nums, target, rest in re.findall(r"Which two of ([\d, ]+) add up to (\d+)\?(.*?)(?=Which two|$)", doc,
                                              flags=re.S):
             first = rest.strip().split("\n")[0]
             if "?" in first or " So " in first:  # a search, or a searcher that gave up
