@@ -14,6 +14,9 @@ in blocks of `every` steps. Per difficulty (candidate pairs or triples), or per 
 - how often a try's sum is right, and how often its verdict agrees with its own sum against the
   target: P(yes) when the sum written hits the target against P(yes) when it misses (a verdict the
   model does not compute sits at one base rate for both).
+- how often a try repeats a pair (or triple) already tried in the same response, and how often a
+  try's pair comes later in the list's order than the try before it (1.0 for a search in the list's
+  order, design H3; about 0.5 for a random order).
 
 It measures; it is not a test.
 """
@@ -24,6 +27,7 @@ import argparse
 import json
 import re
 import statistics
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -33,13 +37,27 @@ TRY = re.compile(r"(\d+(?:\+\d+)+)=(\d+)\?\s*(\d+(?:\+\d+)+)=(\d+),\s*(?:off by 
 def tries(text: str) -> list[dict]:
     """Every try in `text` (a pair or a triple): its sum written, whether the verdict is "yes", and
     whether that verdict is the right one for the sum written (and for the true sum)."""
-    out = []
+    out, seen = [], set()
     for m in TRY.finditer(text):
         true, target, shown = sum(int(t) for t in m[3].split("+")), int(m[2]), int(m[4])
-        yes = m[6] == "yes"
+        yes, terms = m[6] == "yes", tuple(sorted(int(t) for t in m[1].split("+")))
         out.append({"sum_right": shown == true, "yes": yes, "sum_hits": shown == target,
-                    "verdict_follows_sum": yes == (shown == target), "verdict_true": yes == (true == target)})
+                    "verdict_follows_sum": yes == (shown == target), "verdict_true": yes == (true == target),
+                    "repeat": terms in seen, "terms": [int(t) for t in m[1].split("+")]})
+        seen.add(terms)
     return out
+
+
+def in_order(ts: list[dict], numbers: list[int]) -> list[bool]:
+    """For each try after the first: does its pair come later in the list's order than the one before?"""
+    pos = {n: i for i, n in enumerate(numbers)}
+    keys = [tuple(sorted(pos.get(t, -1) for t in x["terms"])) for x in ts]
+    return [b > a for a, b in zip(keys, keys[1:], strict=False)]
+
+
+def numbers_of(question: str) -> list[int]:
+    m = re.search(r"of ([\d, ]+) add up", question)
+    return [int(x) for x in m[1].split(",")] if m else []
 
 
 def _mean(xs) -> float:
@@ -49,9 +67,10 @@ def _mean(xs) -> float:
 
 def table(rows: list[tuple[object, str, float]]) -> dict:
     """rows: (group, own-part text, lenient score) -> the numbers per group."""
-    by = defaultdict(list)
-    for group, text, score in rows:
+    by, order = defaultdict(list), defaultdict(list)
+    for group, text, score, numbers in rows:
         by[group].append((tries(text), score))
+        order[group] += in_order(by[group][-1][0], numbers)
     out = {}
     for group, items in sorted(by.items()):
         search = [(t, s) for t, s in items if t]
@@ -63,6 +82,7 @@ def table(rows: list[tuple[object, str, float]]) -> dict:
                       "tries_per_search": _mean(len(t) for t, _ in search),
                       "search_ends_yes": _mean(t[-1]["yes"] for t, _ in search),
                       "sum_right": _mean(x["sum_right"] for x in flat),
+                      "repeated_tries": _mean(x["repeat"] for x in flat), "next_in_order": _mean(order[group]),
                       "verdict_follows_sum": _mean(x["verdict_follows_sum"] for x in flat),
                       "yes_when_sum_hits": [sum(x["sum_hits"] for x in flat),
                                             _mean(x["yes"] for x in flat if x["sum_hits"])],
@@ -82,17 +102,19 @@ def probe_model(path: str, n: int, k: int, seed: int, max_new: int, task: str = 
                    seed=seed)
     level = {p.question: p.meta["difficulty"] for p in probs}
     rows = [(level[s["question"]], own_part(s["response"]),
-             analyse(s["response"], s["reference"], "pairsum").lenient.score) for s in res.samples]
+             analyse(s["response"], s["reference"], "pairsum").lenient.score, numbers_of(s["question"]))
+            for s in res.samples]
     return {"strict": round(res.accuracy, 3), "lenient": round(res.lenient_accuracy, 3),
             "length": round(res.mean_length, 1), "by_difficulty": table(rows),
-            "all": table([(0, t, s) for _, t, s in rows])}
+            "all": table([(0, t, s, n) for _, t, s, n in rows])}
 
 
 def probe_run(run: Path, every: int) -> dict:
     from r1lab.verifiers.behaviour import analyse, own_part
     rows = [json.loads(x) for x in (run / "samples.jsonl").read_text().splitlines() if x.strip()]
     train = [(((r["step"] - 1) // every) * every + 1, own_part(r["response"]),
-              analyse(r["response"], r["reference"], "pairsum").lenient.score) for r in rows if r["phase"] == "train"]
+              analyse(r["response"], r["reference"], "pairsum").lenient.score, numbers_of(r["question"]))
+             for r in rows if r["phase"] == "train"]
     return {"by_steps": table(train)}
 
 
@@ -107,8 +129,14 @@ def main() -> None:
     ap.add_argument("--max-new", type=int, default=320)
     ap.add_argument("--task", default="pairsum", help="pairsum | sumsearch (pairs and triples)")
     a = ap.parse_args()
-    out = probe_run(Path(a.path), a.every) if a.run else probe_model(a.path, a.problems, a.samples, a.seed, a.max_new,
-                                                                                     a.task)
+    from r1lab.errors import UserError
+    if a.run and not (Path(a.path) / "samples.jsonl").is_file():
+        sys.exit(f"error: {a.path} has no samples.jsonl: not an r1lab train run")
+    try:
+        out = probe_run(Path(a.path), a.every) if a.run else probe_model(a.path, a.problems, a.samples, a.seed,
+                                                                         a.max_new, a.task)
+    except UserError as e:
+        sys.exit(f"error: {e}")
     for key, value in out.items():
         if isinstance(value, dict):
             print(key)

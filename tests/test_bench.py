@@ -80,10 +80,14 @@ def test_search_probe_reads_tries_and_runs_on_the_shipped_base():
     assert [(t["sum_right"], t["yes"], t["verdict_follows_sum"], t["verdict_true"]) for t in tries(text)] == [
         (True, False, True, True), (False, True, True, False), (False, True, False, True)]
     assert [t["sum_hits"] for t in tries(text)] == [False, True, False]
-    numbers = table([(3, text, 1.0), (3, "12+4", 0.0), (3, "5+11", 1.0)])[3]
+    nums = [7, 3, 9, 4, 12]
+    numbers = table([(3, text, 1.0, nums), (3, "12+4", 0.0, nums), (3, "5+11", 1.0, nums)])[3]
     assert numbers["search_share"] == 0.333 and numbers["lenient_search"] == [1, 1.0]
     assert numbers["tries_per_search"] == 3 and numbers["search_ends_yes"] == 1.0
     assert numbers["yes_when_sum_hits"] == [1, 1.0] and numbers["yes_when_sum_misses"] == [2, 0.5]
+    assert numbers["repeated_tries"] == 0.0 and numbers["next_in_order"] == 1.0  # 7+3, 9+4, 12+4: list order
+    again = table([(6, "3+7=16? 3+7=10, not 16, wait. 12+4=16? 12+4=16, yes. 7+3=16? 7+3=10, not 16.", 0.0, nums)])
+    assert again[6]["repeated_tries"] == 0.333 and again[6]["next_in_order"] == 0.5  # 7+3 comes back, out of order
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / "search_probe.py"), "tiny", "--problems", "2",
                            "--samples", "2", "--max-new", "16"], capture_output=True, text=True, timeout=300, env=ENV)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -92,7 +96,7 @@ def test_search_probe_reads_tries_and_runs_on_the_shipped_base():
 
 def test_emergence_orders_pair_problems_by_how_many_candidates_they_have():
     sys.path.insert(0, str(ROOT / "bench"))
-    from emergence import difficulty
+    from r1lab.report.emergence import difficulty
 
     assert difficulty("Which two of 7, 3, 12 add up to 10?", "pairsum")[0] == 3
     assert difficulty("Which two of 7, 3, 12, 4, 5, 6 add up to 10?", "pairsum")[0] == 15  # candidate pairs

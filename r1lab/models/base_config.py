@@ -56,6 +56,11 @@ class BaseConfig:
                                              "triples of numbers 1-9)")
     search_offset: bool = help_field(False, "emergence corpus (design F2): each try writes how far its sum is from "
                                             "the target ('off by 6') before its verdict")
+    pair_guess: float = help_field(0.0, "emergence corpus (design H): share of the pair answers stated without a "
+                                        "search that are a guess, a random pair of the listed numbers")
+    search_order: str = help_field("random", "emergence corpus: random | listed (design H3: a search tries the "
+                                             "pairs in the order of the list) | anchored (H4: listed, restating "
+                                             "the numbers left to pair each first number with)")
     init_from: str = help_field("", "continue pretraining from this model directory (its tokenizer is kept, or "
                                     "grown: extend_vocab)")
     extend_vocab: int = help_field(0, "with init_from: add up to this many tokens of non-ASCII text (the second "
@@ -74,8 +79,8 @@ class BaseConfig:
                 num_heads=">= 1", num_kv_heads=">= 1", intermediate_size=">= 1", worked_fraction="[0, 1]",
                 second_language_fraction="[0, 1]", countdown_fraction="[0, 1]", column_slip="[0, 1]",
                 check_fraction="[0, 1]", guess_fraction="[0, 1]", pair_fraction="[0, 1]",
-                search_fraction="[0, 1]", search_give_up="[0, 1]", save_every=">= 0", threads=">= 0",
-                num_experts=">= 1", extend_vocab=">= 0")
+                search_fraction="[0, 1]", search_give_up="[0, 1]", pair_guess="[0, 1]", save_every=">= 0",
+                threads=">= 0", num_experts=">= 1", extend_vocab=">= 0")
         check([
             (not (self.init_from and self.tokenizer_from),
              "init_from keeps that model's tokenizer: tokenizer_from is for a model from scratch"),
@@ -88,6 +93,8 @@ class BaseConfig:
              f"hidden_size / num_heads (the head size, {self.hidden_size // self.num_heads}) must be even for RoPE"),
             (self.search_task in ("pairsum", "sumsearch"),
              f"search_task must be pairsum | sumsearch, got {self.search_task!r}"),
+            (self.search_order in ("random", "listed", "anchored"),
+             f"search_order must be random | listed | anchored, got {self.search_order!r}"),
             (self.arch in ("qwen2", "deepseek_v3"), f"arch must be qwen2 | deepseek_v3, got {self.arch!r}"),
             (1 <= self.experts_per_token <= self.num_experts,
              f"experts_per_token must be in [1, num_experts ({self.num_experts})], got {self.experts_per_token}"),

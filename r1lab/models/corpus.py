@@ -50,7 +50,15 @@ slip by one and a few verdicts are wrong, so some checks mislead. With `search_o
 a try writes how far its sum is from the target before its verdict ("7+3=10, off by 6, not 16"), so
 that the verdict reads one digit just written instead of comparing two numbers. With `search_task`
 "sumsearch" (design G) the problems are pairs and triples of numbers 1-9 ("Which three of 6, 2, 9,
-4, 7 add up to 19?"), and a triple's try adds three numbers.
+4, 7 add up to 19?"), and a triple's try adds three numbers. With `pair_guess` (design H) the
+corpus never states a right pair without a search: an answer given directly, or after "I guess",
+is a pair of the listed numbers drawn at random (right only by chance), so a one-step answer cannot
+be learned from the page and only a search finds the pair. With `search_order` "listed" (design H3)
+a search tries the pairs in the order of the list (the first number with each later one, then the
+second...), so the next try is a local step and no pair is tried twice, where a random order asks the
+model to remember every pair it has tried. With "anchored" (design H4) each run of tries with the same
+first number opens by restating the numbers left to pair it with ("Take 7 with 3, 12, 4, 9."), so the
+next try copies the next number of a list just written instead of finding it in the question.
 """
 
 from __future__ import annotations
@@ -99,6 +107,8 @@ class CorpusMix:
     wrong_verdict: float = 0.03  # design F: a try's verdict that contradicts its own sum
     search_offset: bool = False  # design F2: a try writes how far its sum is from the target before the verdict
     search_task: str = "pairsum"  # design G: "sumsearch" mixes in triples from 4-5 numbers
+    search_order: str = "random"  # design H3: "listed" tries the pairs in the order of the list; H4: "anchored"
+    pair_guess: float = 0.0  # design H: pair answers stated without a search that are a random pair of the list
 
     @property
     def checked(self) -> bool:
@@ -278,14 +288,21 @@ _RETRY = ("try again", "wait", "wrong, try again")
 def pair_search(rng: random.Random, nums: list[int], target: int, mix: CorpusMix, size: int = 2) -> tuple[str, str]:
     """Try pairs (or triples) in a random order, each a guess checked by adding it: (working, the
     answer stated)."""
-    if size == 2:
+    if mix.search_order in ("listed", "anchored"):  # designs H3, H4: in the order of the list
+        tries = list(combinations(nums, size))
+    elif size == 2:
         tries = [(a, b) if rng.random() < 0.5 else (b, a) for i, a in enumerate(nums) for b in nums[i + 1:]]
+        rng.shuffle(tries)
     else:
         tries = [tuple(rng.sample(c, size)) for c in combinations(nums, size)]
-    rng.shuffle(tries)
+        rng.shuffle(tries)
     budget = rng.randint(1, 3) if rng.random() < mix.give_up else len(tries)
     parts, misses = [], 0
+    anchor = None
     for terms in tries:
+        if mix.search_order == "anchored" and terms[0] != anchor:  # design H4: restate what is left to pair with
+            anchor = terms[0]
+            parts.append(f"Take {anchor} with {', '.join(map(str, nums[nums.index(anchor) + 1:]))}.")
         expr = "+".join(map(str, terms))
         shown = _off_by_one(rng, sum(terms)) if rng.random() < mix.pair_slip else sum(terms)
         hit = (shown == target) != (rng.random() < mix.wrong_verdict)
@@ -301,11 +318,17 @@ def pair_search(rng: random.Random, nums: list[int], target: int, mix: CorpusMix
     return " ".join(parts) + f" So {expr}.", expr
 
 
+_GUESSED = ("I guess {}.", "Maybe {}.", "{}, I think.")
+
+
 def _pair(rng: random.Random, p, worked: bool, mix: CorpusMix) -> str:
     nums, target, answer = p.meta["numbers"], p.meta["target"], p.meta["solution"]
     steps = None
     if worked and rng.random() < mix.search_fraction:
         steps, answer = pair_search(rng, nums, target, mix, p.meta["size"])
+    elif mix.pair_guess and rng.random() < mix.pair_guess:  # no draw when off: F-G's streams are unchanged
+        answer = "+".join(map(str, rng.sample(nums, p.meta["size"])))
+        steps = rng.choice(_GUESSED).format(answer) if worked else None
     elif worked:
         steps = f"{answer}={target}."
     return _frame(rng, p.question, _respond(rng, answer, steps))

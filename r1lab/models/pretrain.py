@@ -129,7 +129,8 @@ def pretrain(cfg: BaseConfig, log: Callable[[str], None] = print, metrics: list[
                     check_fraction=cfg.check_fraction, guess_fraction=cfg.guess_fraction,
                     check_verdict=cfg.check_verdict, pair_fraction=cfg.pair_fraction,
                     search_fraction=cfg.search_fraction, search_offset=cfg.search_offset,
-                    give_up=cfg.search_give_up, search_task=cfg.search_task)
+                    give_up=cfg.search_give_up, search_task=cfg.search_task,
+                    pair_guess=cfg.pair_guess, search_order=cfg.search_order)
     if cfg.init_from:
         model, tok = load(cfg.init_from)
         if cfg.extend_vocab:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from r1lab.errors import UserError
+from r1lab.report.emergence import measure
 from r1lab.report.load import load_runs
 from r1lab.report.markdown import render_markdown
 from r1lab.report.page import render
@@ -31,6 +32,7 @@ def write_report(run_dirs: list[str | Path], output: str | Path | None = None) -
     w = window(runs)
     charts = [(stem, title, caption, draw(runs, w)) for stem, title, caption, draw in CHARTS]
     html_path, md_path = out / "report.html", out / "report.md"
-    html_path.write_text(render(runs, charts, w), encoding="utf-8")
-    md_path.write_text(render_markdown(runs), encoding="utf-8")
+    targets = [measure(r) for r in runs]  # the emergence targets, None for an unfinished run
+    html_path.write_text(render(runs, charts, w, targets), encoding="utf-8")
+    md_path.write_text(render_markdown(runs, targets), encoding="utf-8")
     return Report(html_path, md_path, [x for r in runs for x in r.warnings])

@@ -4,16 +4,17 @@ report.html has them)."""
 from __future__ import annotations
 
 from r1lab.report.analysis import STYLE_LABELS, Num, Sentence, findings, summary_length_shift
+from r1lab.report.emergence import EMERGENCE_NOTE, EMERGENCE_TITLE, emergence_lines
 from r1lab.report.load import RunData
 from r1lab.report.page import KEY_ROWS
 
 
-def render_markdown(runs: list[RunData]) -> str:
+def render_markdown(runs: list[RunData], targets: list[dict | None] | None = None) -> str:
     lines = ["# What RL did", "", "Runs: " + ", ".join(f"`{r.path}`" for r in runs), ""]
     warnings = [w for r in runs for w in r.warnings]
     if warnings:
         lines += ["**Warnings**", "", *[f"- {w}" for w in warnings], ""]
-    for run in runs:
+    for i, run in enumerate(runs):
         lines += [f"## {run.name}", "", *[f"- {sentence_text(s)}" for s in findings(run)], ""]
         if run.summary is None:
             continue
@@ -32,6 +33,8 @@ def render_markdown(runs: list[RunData]) -> str:
             lines += ["", f"Length {Num(shift.total, 'x').text()} = {Num(shift.mix, 'x').text()} (switch of style, "
                       f"at the base's lengths per style) × {Num(shift.within, 'x').text()} (within a style, at the "
                       "final mix)."]
+        if targets and targets[i] is not None:
+            lines += ["", f"### {EMERGENCE_TITLE}", "", EMERGENCE_NOTE, "", *emergence_lines(targets[i])]
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 

@@ -15,6 +15,7 @@ import math
 import time
 
 from r1lab.report.analysis import STYLE_LABELS, Num, Sentence, findings, summary_length_shift
+from r1lab.report.emergence import EMERGENCE_NOTE, EMERGENCE_TITLE, checks
 from r1lab.report.load import RunData
 from r1lab.verifiers.behaviour import STYLES
 
@@ -55,7 +56,8 @@ im[i].setAttribute("data-decoded",g?"yes":"no");ok+=g?1:0;}
 document.body.setAttribute("data-images-decoded",ok+"/"+im.length);});"""
 
 
-def render(runs: list[RunData], charts: list[tuple[str, str, str, bytes]], window: int) -> str:
+def render(runs: list[RunData], charts: list[tuple[str, str, str, bytes]], window: int,
+           targets: list[dict | None] | None = None) -> str:
     """The whole page. `charts`: (stem, title, caption, PNG bytes)."""
     title = "r1lab report: " + ", ".join(r.name for r in runs)
     parts = [f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{_e(title)}</title>",
@@ -72,7 +74,7 @@ def render(runs: list[RunData], charts: list[tuple[str, str, str, bytes]], windo
         if len(runs) > 1:
             parts.append(f"<h3>{_e(run.name)}</h3>")
         parts.append("<ul>" + "".join(f"<li>{sentence_html(s, i)}</li>" for s in findings(run)) + "</ul>")
-    parts += [key_table(runs), length_tables(runs), "<h2>Over training</h2>",
+    parts += [key_table(runs), length_tables(runs), target_tables(runs, targets or []), "<h2>Over training</h2>",
               f"<p class=\"sub\">Lines are a rolling mean over {window} step{'s' if window > 1 else ''}."
               + (" Line style tells the runs apart." if len(runs) > 1 else "") + "</p>"]
     for stem, chart_title, caption, png in charts:
@@ -134,6 +136,23 @@ def length_tables(runs: list[RunData]) -> str:
         out.append("<table><tr><th>answer style</th><th>share, base</th><th>share, after RL</th><th>length, base</th>"
                    f"<th>length, after RL</th></tr>{rows}</table>{total}")
     return "<h2>Length by answer style</h2>" + "".join(out) if out else ""
+
+
+def target_tables(runs: list[RunData], targets: list[dict | None]) -> str:
+    out = []
+    for run, m in zip(runs, targets, strict=False):
+        if m is None:
+            continue
+        rows = "".join(f"<tr data-target=\"{_e(c.name.strip())}\" data-met=\"{str(c.met).lower()}\">"
+                       f"<td>{_e(c.name.strip())}</td><td class=\"n\">{c.value:.3f}</td><td>{_e(c.target)}</td>"
+                       f"<td>{'yes' if c.met else '<b>no</b>'}</td></tr>" for c in checks(m))
+        kinds = " ".join(f"{name}: {m[name]['reflections']} reflections (productive {m[name]['productive']}, "
+                         f"superficial {m[name]['superficial']}, neutral {m[name]['neutral']})."
+                         for name in ("base", "final"))
+        out.append((f"<h3>{_e(run.name)}</h3>" if len(runs) > 1 else "")
+                   + f"<table><tr><th>target</th><th>value</th><th>wanted</th><th>met</th></tr>{rows}</table>"
+                   + f"<p class=\"sub\">{_e(kinds)}</p>")
+    return (f"<h2>{_e(EMERGENCE_TITLE)}</h2><p class=\"sub\">{_e(EMERGENCE_NOTE)}</p>" + "".join(out)) if out else ""
 
 
 # ----- samples -----------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import hashlib
 import itertools
 import random
 import re
+from dataclasses import replace
 
 from r1lab.models.corpus import CorpusMix, addition_steps, checked_steps, documents
 from r1lab.models.io import load_tokenizer
@@ -181,6 +182,17 @@ def test_pair_search_tries_pairs_checks_each_and_its_misses_read_as_productive_r
     assert sorted(map(int, answer.split("+"))) == [4, 6, 9] and steps.endswith("off by 0, yes.")
     assert all(len(t.split("+")) == 3 for t in re.findall(r"([\d+]+)=19\?", steps))
     assert set(r.kind for r in find_reflections(steps, final_correct=True).reflections) <= {"productive"}
+    # design H3: in the order of the list, every pair at most once, up to the right one
+    listed = CorpusMix(give_up=0.0, pair_slip=0.0, wrong_verdict=0.0, search_offset=True, search_order="listed")
+    steps, answer = pair_search(random.Random(3), [7, 3, 12, 4, 9], 16, listed)
+    assert re.findall(r"(\d+\+\d+)=16\?", steps) == ["7+3", "7+12", "7+4", "7+9"] and answer == "7+9"
+    steps, answer = pair_search(random.Random(3), [7, 3, 12, 4, 9], 16, replace(listed, give_up=1.0))
+    assert re.findall(r"(\d+\+\d+)=16\?", steps) in (["7+3"], ["7+3", "7+12"], ["7+3", "7+12", "7+4"])
+    # design H4: the same order, each first number opening with the numbers left to pair it with
+    steps, answer = pair_search(random.Random(3), [7, 3, 12, 4, 9], 7, replace(listed, search_order="anchored"))
+    assert steps.startswith("Take 7 with 3, 12, 4, 9. 7+3=7? ") and " Take 3 with 12, 4, 9. 3+12=7? " in steps
+    assert answer == "3+4" and steps.endswith("3+4=7, off by 0, yes.") and "Take 12" not in steps
+    assert set(r.kind for r in find_reflections(steps, final_correct=True).reflections) == {"productive"}
     # a searcher that gives up states a pair it did not check
     steps, answer = pair_search(random.Random(1), [1, 2, 3, 4, 5, 6], 11, CorpusMix(give_up=1.0, wrong_verdict=0.0))
     assert " So " in steps and 1 <= steps.count("?") <= 3
@@ -192,3 +204,30 @@ def test_pair_documents_only_when_asked_and_searches_are_a_minority_of_them():
     pair_docs = sum(d.count("add up to") for d in docs)
     searches = sum(len(re.findall(r"\d+\+\d+=\d+\? ", d.split("?", 1)[-1])) > 0 for d in docs)
     assert pair_docs > 1500 and 0.05 < searches / pair_docs < 0.25
+
+
+def _stated_pairs(mix: CorpusMix, n: int = 3000) -> tuple[int, int]:
+    """(right, all) over the pair answers stated without a search in the first n documents."""
+    right = total = 0
+    for doc in itertools.islice(documents(0, mix), n):
+        for _nums, target, rest in re.findall(r"Which two of ([\d, ]+) add up to (\d+)\?(.*?)(?=Which two|$)", doc,
+                                             flags=re.S):
+            first = rest.strip().split("\n")[0]
+            if "?" in first or " So " in first:  # a search, or a searcher that gave up
+                continue
+            stated = re.search(r"(\d+)\+(\d+)", rest)
+            if stated:
+                total += 1
+                right += int(stated[1]) + int(stated[2]) == int(target)
+    return right, total
+
+
+def test_pair_guess_makes_every_pair_stated_without_a_search_a_random_one():
+    # design H: the page never gives the right pair without a search, so a one-step answer cannot be learned
+    right, total = _stated_pairs(CorpusMix(pair_fraction=0.7, worked_fraction=0.35))
+    assert total > 1000 and right == total  # off: every stated pair is the right one
+    right, total = _stated_pairs(CorpusMix(pair_fraction=0.7, worked_fraction=0.35, pair_guess=1.0))
+    assert total > 1000 and 0.05 < right / total < 0.2  # on: chance, about 1 in 8 over 3-6 numbers
+    docs = list(itertools.islice(documents(0, CorpusMix(pair_fraction=0.7, worked_fraction=0.35, pair_guess=1.0)),
+                                 3000))
+    assert any(re.search(r"<think> (I guess|Maybe) \d+\+\d+\. </think>", d) for d in docs)
