@@ -31,14 +31,17 @@ def http(path: str, body: bytes, method: str = "POST", headers: dict | None = No
 
 def send(server, data: bytes, close_after: int | None = None, timeout: float = 30) -> tuple[int | None, bytes]:
     """Send raw bytes; read the whole reply (or, with close_after, vanish after that many reply bytes)."""
+    reply = b""
     with socket.create_connection((server.host, server.port), timeout=timeout) as s:
-        s.sendall(data)
-        reply = b""
-        while close_after is None or len(reply) < close_after:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            reply += chunk
+        try:  # a server may reset a connection whose request it rejects before reading it all (a 70 KB header):
+            s.sendall(data)  # that ends the reply; callers still require a status for well-formed requests
+            while close_after is None or len(reply) < close_after:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                reply += chunk
+        except (ConnectionResetError, BrokenPipeError):
+            pass
     status = reply.split(b" ", 2)[1] if reply.startswith(b"HTTP/1.1 ") else None
     return (int(status) if status else None), reply
 
