@@ -16,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from r1lab.errors import UserError
 from r1lab.report.emergence import checks, measure
 from r1lab.report.load import load_run
 
@@ -55,13 +56,18 @@ def main(argv: list[str]) -> int:
         if not runs:
             print(__doc__)
             return 2
-    for r in runs:
-        if not (r / "summary.json").is_file():
-            print(f"error: {r} has no summary.json: not a finished r1lab train run", file=sys.stderr)
+    try:
+        results = [measure(load_run(r)) for r in runs]
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    for r, m in zip(runs, results, strict=True):
+        if m is None:
+            print(f"error: {r} has no summary.json or evaluation samples: not a finished r1lab train run",
+                  file=sys.stderr)
             return 2
-    results = [measure(load_run(r)) for r in runs]
-    for r in runs:
-        (r / "emergence.json").write_text(json.dumps(results[runs.index(r)], indent=1))
+    for r, m in zip(runs, results, strict=True):
+        (r / "emergence.json").write_text(json.dumps(m, indent=1))
     return 0 if all([report(m) for m in results]) else 1
 
 

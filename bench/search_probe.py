@@ -55,18 +55,13 @@ def in_order(ts: list[dict], numbers: list[int]) -> list[bool]:
     return [b > a for a, b in zip(keys, keys[1:], strict=False)]
 
 
-def numbers_of(question: str) -> list[int]:
-    m = re.search(r"of ([\d, ]+) add up", question)
-    return [int(x) for x in m[1].split(",")] if m else []
-
-
 def _mean(xs) -> float:
     xs = list(xs)
     return round(statistics.fmean(xs), 3) if xs else float("nan")
 
 
-def table(rows: list[tuple[object, str, float]]) -> dict:
-    """rows: (group, own-part text, lenient score) -> the numbers per group."""
+def table(rows: list[tuple[object, str, float, list[int]]]) -> dict:
+    """rows: (group, own-part text, lenient score, the listed numbers) -> the numbers per group."""
     by, order = defaultdict(list), defaultdict(list)
     for group, text, score, numbers in rows:
         by[group].append((tries(text), score))
@@ -96,13 +91,14 @@ def probe_model(path: str, n: int, k: int, seed: int, max_new: int, task: str = 
     from r1lab.models.io import load
     from r1lab.tasks import get_task, take
     from r1lab.verifiers.behaviour import analyse, own_part
+    from r1lab.verifiers.pairsum import parse_reference
     model, tok = load(path)
     probs = take(get_task(task), "test", n, seed=seed)
     res = evaluate(model, tok, probs, "pairsum", k=k, temperature=1.0, top_p=1.0, max_new_tokens=max_new,
                    seed=seed)
     level = {p.question: p.meta["difficulty"] for p in probs}
     rows = [(level[s["question"]], own_part(s["response"]),
-             analyse(s["response"], s["reference"], "pairsum").lenient.score, numbers_of(s["question"]))
+             analyse(s["response"], s["reference"], "pairsum").lenient.score, parse_reference(s["reference"])[0])
             for s in res.samples]
     return {"strict": round(res.accuracy, 3), "lenient": round(res.lenient_accuracy, 3),
             "length": round(res.mean_length, 1), "by_difficulty": table(rows),
@@ -111,9 +107,10 @@ def probe_model(path: str, n: int, k: int, seed: int, max_new: int, task: str = 
 
 def probe_run(run: Path, every: int) -> dict:
     from r1lab.verifiers.behaviour import analyse, own_part
+    from r1lab.verifiers.pairsum import parse_reference
     rows = [json.loads(x) for x in (run / "samples.jsonl").read_text().splitlines() if x.strip()]
     train = [(((r["step"] - 1) // every) * every + 1, own_part(r["response"]),
-              analyse(r["response"], r["reference"], "pairsum").lenient.score, numbers_of(r["question"]))
+              analyse(r["response"], r["reference"], "pairsum").lenient.score, parse_reference(r["reference"])[0])
              for r in rows if r["phase"] == "train"]
     return {"by_steps": table(train)}
 

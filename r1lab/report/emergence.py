@@ -146,14 +146,19 @@ def checks(m: dict) -> list[Check]:
     return out
 
 
+def reflection_kinds(m: dict, phase: str) -> str:
+    """"final: 12 reflections (productive 5, superficial 1, neutral 6)." for phase base or final."""
+    x = m[phase]
+    return (f"{phase}: {x['reflections']} reflections (productive {x['productive']}, superficial "
+            f"{x['superficial']}, neutral {x['neutral']}).")
+
+
 def emergence_lines(m: dict) -> list[str]:
     """The targets as a Markdown table, with the reflections' kinds under it."""
     lines = ["| target | value | wanted | met |", "|---|---|---|---|"]
     lines += [f"| {c.name.strip()} | {c.value:.3f} | {c.target} | {'yes' if c.met else 'no'} |" for c in checks(m)]
-    for name in ("base", "final"):
-        x = m[name]
-        lines.append(f"\n{name}: {x['reflections']} reflections (productive {x['productive']}, superficial "
-                     f"{x['superficial']}, neutral {x['neutral']}), hard/easy length {x['hard_easy_ratio']:.2f}.")
+    lines += [f"\n{reflection_kinds(m, name)[:-1]}, hard/easy length {m[name]['hard_easy_ratio']:.2f}."
+              for name in ("base", "final")]
     if m["train"].get("training_responses_logged", 0) == 0:
         lines.append("\nThe run logged no training responses (log_samples_every), so the targets within a style "
                      "and over training are not measured.")

@@ -15,7 +15,7 @@ import math
 import time
 
 from r1lab.report.analysis import STYLE_LABELS, Num, Sentence, findings, summary_length_shift
-from r1lab.report.emergence import EMERGENCE_NOTE, EMERGENCE_TITLE, checks
+from r1lab.report.emergence import EMERGENCE_NOTE, EMERGENCE_TITLE, checks, reflection_kinds
 from r1lab.report.load import RunData
 from r1lab.verifiers.behaviour import STYLES
 
@@ -146,9 +146,7 @@ def target_tables(runs: list[RunData], targets: list[dict | None]) -> str:
         rows = "".join(f"<tr data-target=\"{_e(c.name.strip())}\" data-met=\"{str(c.met).lower()}\">"
                        f"<td>{_e(c.name.strip())}</td><td class=\"n\">{c.value:.3f}</td><td>{_e(c.target)}</td>"
                        f"<td>{'yes' if c.met else '<b>no</b>'}</td></tr>" for c in checks(m))
-        kinds = " ".join(f"{name}: {m[name]['reflections']} reflections (productive {m[name]['productive']}, "
-                         f"superficial {m[name]['superficial']}, neutral {m[name]['neutral']})."
-                         for name in ("base", "final"))
+        kinds = " ".join(reflection_kinds(m, name) for name in ("base", "final"))
         out.append((f"<h3>{_e(run.name)}</h3>" if len(runs) > 1 else "")
                    + f"<table><tr><th>target</th><th>value</th><th>wanted</th><th>met</th></tr>{rows}</table>"
                    + f"<p class=\"sub\">{_e(kinds)}</p>")
