@@ -61,6 +61,10 @@ class BaseConfig:
     search_order: str = help_field("random", "emergence corpus: random | listed (design H3: a search tries the "
                                              "pairs in the order of the list) | anchored (H4: listed, restating "
                                              "the numbers left to pair each first number with)")
+    search_slip: float = help_field(0.05, "emergence corpus: share of a search's tries whose sum is written off by "
+                                          "one (a check that misleads)")
+    search_wrong_verdict: float = help_field(0.03, "emergence corpus: share of a search's tries whose verdict "
+                                                   "contradicts its own sum ('off by 3, yes')")
     init_from: str = help_field("", "continue pretraining from this model directory (its tokenizer is kept, or "
                                     "grown: extend_vocab)")
     extend_vocab: int = help_field(0, "with init_from: add up to this many tokens of non-ASCII text (the second "
@@ -79,7 +83,8 @@ class BaseConfig:
                 num_heads=">= 1", num_kv_heads=">= 1", intermediate_size=">= 1", worked_fraction="[0, 1]",
                 second_language_fraction="[0, 1]", countdown_fraction="[0, 1]", column_slip="[0, 1]",
                 check_fraction="[0, 1]", guess_fraction="[0, 1]", pair_fraction="[0, 1]",
-                search_fraction="[0, 1]", search_give_up="[0, 1]", pair_guess="[0, 1]", save_every=">= 0",
+                search_fraction="[0, 1]", search_give_up="[0, 1]", pair_guess="[0, 1]", search_slip="[0, 1]",
+                search_wrong_verdict="[0, 1]", save_every=">= 0",
                 threads=">= 0", num_experts=">= 1", extend_vocab=">= 0")
         check([
             (not (self.init_from and self.tokenizer_from),

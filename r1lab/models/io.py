@@ -1,8 +1,9 @@
 """Load and save Hugging Face causal LMs and tokenizers.
 
 `--model` accepts "tiny" (the built-in base shipped inside the package), "tiny-small" (a
-smaller student of the same family, same tokenizer and corpus; recipes/tiny-small.yaml), a local
-model directory, or a hub id such as "Qwen/Qwen2.5-0.5B" (downloaded by transformers when online).
+smaller student of the same family, same tokenizer and corpus; recipes/tiny-small.yaml),
+"tiny-search" (tiny's size, pretrained on pair search problems: the emergence base of
+recipes/emergence.yaml, built by recipes/tiny-search.yaml), a local model directory, or a hub id such as "Qwen/Qwen2.5-0.5B" (downloaded by transformers when online).
 Problems the user can fix raise `UserError` with one line naming the file, before transformers
 prints anything: a missing directory; a config.json transformers cannot use; a weights file
 that is not complete safetensors (truncated, empty, garbage: its header is read first); weights
@@ -32,7 +33,8 @@ from r1lab.errors import UserError
 
 BUILTIN = "tiny"
 BUILTIN_DIR = Path(__file__).parent / "tiny_base"
-BUILTINS = {BUILTIN: BUILTIN_DIR, "tiny-small": Path(__file__).parent / "tiny_small"}
+BUILTINS = {BUILTIN: BUILTIN_DIR, "tiny-small": Path(__file__).parent / "tiny_small",
+            "tiny-search": Path(__file__).parent / "tiny_search"}
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 # what save_pretrained writes into a model directory (model and tokenizer); `save` replaces only these
 MODEL_FILES = re.compile(r"config\.json|generation_config\.json|model(-\d+-of-\d+)?\.safetensors|"

@@ -118,19 +118,25 @@ def preflight(cfg: BaseConfig) -> None:
         check_model_target(_snapshot(cfg, step))
 
 
+def corpus_mix(cfg: BaseConfig) -> CorpusMix:
+    """The corpus a base config asks for."""
+    return CorpusMix(worked_fraction=cfg.worked_fraction, countdown_fraction=cfg.countdown_fraction,
+                     second_language=cfg.second_language_fraction, column_slip=cfg.column_slip,
+                     check_fraction=cfg.check_fraction, guess_fraction=cfg.guess_fraction,
+                     check_verdict=cfg.check_verdict, pair_fraction=cfg.pair_fraction,
+                     search_fraction=cfg.search_fraction, search_offset=cfg.search_offset,
+                     give_up=cfg.search_give_up, search_task=cfg.search_task,
+                     pair_guess=cfg.pair_guess, search_order=cfg.search_order,
+                     pair_slip=cfg.search_slip, wrong_verdict=cfg.search_wrong_verdict)
+
+
 def pretrain(cfg: BaseConfig, log: Callable[[str], None] = print, metrics: list[dict] | None = None) -> Path:
     """Train and save the model to cfg.output_dir; `metrics` (if given) gets {step, loss, lr} every 50 steps."""
     preflight(cfg)
     torch.manual_seed(cfg.seed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    mix = CorpusMix(worked_fraction=cfg.worked_fraction, countdown_fraction=cfg.countdown_fraction,
-                    second_language=cfg.second_language_fraction, column_slip=cfg.column_slip,
-                    check_fraction=cfg.check_fraction, guess_fraction=cfg.guess_fraction,
-                    check_verdict=cfg.check_verdict, pair_fraction=cfg.pair_fraction,
-                    search_fraction=cfg.search_fraction, search_offset=cfg.search_offset,
-                    give_up=cfg.search_give_up, search_task=cfg.search_task,
-                    pair_guess=cfg.pair_guess, search_order=cfg.search_order)
+    mix = corpus_mix(cfg)
     if cfg.init_from:
         model, tok = load(cfg.init_from)
         if cfg.extend_vocab:

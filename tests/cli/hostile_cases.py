@@ -313,6 +313,8 @@ CASES = [
     Case("base-pair-fraction-above-one", base("--pair-fraction", "2"), "pair_fraction must be"),
     Case("base-search-give-up-negative", base("--search-give-up", "-0.5"), "search_give_up must be"),
     Case("base-pair-guess-above-one", base("--pair-guess", "1.5"), "pair_guess must be"),
+    Case("base-search-slip-negative", base("--search-slip", "-0.1"), "search_slip must be"),
+    Case("base-search-wrong-verdict-nan", base("--search-wrong-verdict", "nan"), "search_wrong_verdict must be"),
     Case("base-search-order-unknown", base("--search-order", "sorted"),
          "search_order must be random | listed | anchored"),
     Case("base-search-task-unknown", base("--search-task", "triples"), "search_task must be pairsum | sumsearch"),

@@ -231,3 +231,26 @@ def test_pair_guess_makes_every_pair_stated_without_a_search_a_random_one():
     docs = list(itertools.islice(documents(0, CorpusMix(pair_fraction=0.7, worked_fraction=0.35, pair_guess=1.0)),
                                  3000))
     assert any(re.search(r"<think> (I guess|Maybe) \d+\+\d+\. </think>", d) for d in docs)
+
+
+def _verdicts(mix: CorpusMix, n: int = 1500) -> tuple[int, int, int]:
+    """(tries, sums written wrong, verdicts that contradict their own written sum) in the first n documents."""
+    tries = slips = wrong = 0
+    for doc in itertools.islice(documents(0, mix), n):
+        for a, b, target, shown, verdict in re.findall(r"(\d+)\+(\d+)=(\d+)\? \1\+\2=(\d+), (yes|not \3)", doc):
+            tries += 1
+            slips += int(a) + int(b) != int(shown)
+            wrong += (verdict == "yes") != (shown == target)
+    return tries, slips, wrong
+
+
+def test_base_config_sets_how_often_a_search_misleads():
+    from r1lab.models.base_config import BaseConfig
+    from r1lab.models.pretrain import corpus_mix
+    search = dict(pair_fraction=0.7, worked_fraction=0.35, search_fraction=1.0)
+    tries, slips, wrong = _verdicts(corpus_mix(BaseConfig(**search)))
+    assert tries > 1000 and 0.02 < slips / tries < 0.09 and 0.01 < wrong / tries < 0.06  # defaults: 5% and 3%
+    tries, slips, wrong = _verdicts(corpus_mix(BaseConfig(**search, search_slip=0.0, search_wrong_verdict=0.0)))
+    assert tries > 1000 and slips == wrong == 0
+    tries, slips, wrong = _verdicts(corpus_mix(BaseConfig(**search, search_slip=0.3, search_wrong_verdict=0.2)))
+    assert 0.25 < slips / tries < 0.35 and 0.15 < wrong / tries < 0.25
