@@ -3,7 +3,8 @@
 `--model` accepts "tiny" (the built-in base shipped inside the package), "tiny-small" (a
 smaller student of the same family, same tokenizer and corpus; recipes/tiny-small.yaml),
 "tiny-search" (tiny's size, pretrained on pair search problems: the emergence base of
-recipes/emergence.yaml, built by recipes/tiny-search.yaml), a local model directory, or a hub id such as "Qwen/Qwen2.5-0.5B" (downloaded by transformers when online).
+recipes/emergence.yaml, built by recipes/tiny-search.yaml), a local model directory, or a hub id
+such as "Qwen/Qwen2.5-0.5B" (downloaded by transformers when online).
 Problems the user can fix raise `UserError` with one line naming the file, before transformers
 prints anything: a missing directory; a config.json transformers cannot use; a weights file
 that is not complete safetensors (truncated, empty, garbage: its header is read first); weights
