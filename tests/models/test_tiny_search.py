@@ -35,7 +35,7 @@ def test_tiny_search_is_what_its_recipe_builds():
 def test_its_corpus_never_shows_the_r1_zero_template_and_searches_only_in_a_minority():
     docs = list(itertools.islice(documents(0, corpus_mix(load_config(BaseConfig, RECIPES / "tiny-search.yaml"))),
                                  2000))
-    assert not any(R1_ZERO[:40] in d or "<think> Take" in d and "A conversation" in d for d in docs)
+    assert not any(R1_ZERO[:40] in d or ("<think> Take" in d and "A conversation" in d) for d in docs)
     pair_docs = sum("add up to" in d for d in docs)
     searches = sum(bool(re.search(r"\d+\+\d+=\d+\? ", d)) for d in docs)
     assert pair_docs > 1000 and 0.05 < searches / pair_docs < 0.25
