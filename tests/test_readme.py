@@ -16,7 +16,9 @@ from r1lab.serve.config import ChatConfig, ServeConfig
 from r1lab.train.config import GRPOConfig
 from r1lab.train.sft import SFTConfig
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+PAGES = [README, *sorted((ROOT / "docs").glob("*.md"))]
 
 
 def sync_readme() -> None:
@@ -43,6 +45,16 @@ def test_readme_starts_with_the_two_commands():
     lines = README.read_text().splitlines()
     cmds = [line for line in lines[:8] if line.startswith("python3 -m venv")]
     assert len(cmds) == 2 and cmds[0].endswith("r1lab train") and "pytest" in cmds[1]
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_links_pictures_and_recipes_named_in_the_docs_exist(page):
+    """A picture the results cite, a page they point to, or a recipe a command runs must be in the repository."""
+    text = page.read_text()
+    targets = [m.group(1) for m in re.finditer(r"\]\(([^)#\s]+)[^)]*\)", text) if "://" not in m.group(1)]
+    recipes = re.findall(r"--config (recipes/[\w.-]+\.yaml)", text)
+    missing = [t for t in targets if not (page.parent / t).exists()] + [r for r in recipes if not (ROOT / r).exists()]
+    assert not missing, f"{page.name} names files that are not in the repository: {missing}"
 
 
 if __name__ == "__main__":
