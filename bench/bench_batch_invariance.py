@@ -1,14 +1,16 @@
 """Benchmark: what `r1lab serve`'s batch invariance buys and costs (`r1lab/rollout/slots.py`).
 
 The decode step pads the rows its GEMMs see to a multiple of 4 and the keys it attends over to a
-multiple of 4 (at least 64), so that a row's logits do not depend on the rest of the batch. The
-peer, in the same process, is the same step with those guards off (rows and keys as they are).
+multiple of 4 (at least 64), pads a single query per KV head to two, and sums P.V over chunks of
+256 keys, so that a row's logits do not depend on the rest of the batch. The peer, in the same
+process, is the same step with those guards off (rows, keys and queries as they are, one P.V).
 
 1. Replies: N chat requests (the shipped tiny model, the usage-rule prompt, T 0.6, top-p 0.95,
    distinct seeds, up to `--max-tokens`) are served one at a time, then all at once through the
    scheduler (64 rows at a time); the script counts the replies that differ, with the guards on
    and off.
-2. Cost: the process CPU time of one decode step at 1, 2, 8 and 32 live rows, guards on and
+2. Cost: the process CPU time of one decode step at 1, 2, 8 and 32 live rows, each row after
+   the chat prompt and after a 700-token prompt (where P.V spans three chunks), guards on and
    off, interleaved, best of `--repeats`.
 
     python bench/bench_batch_invariance.py                   # 128 requests
@@ -34,11 +36,12 @@ from r1lab.tasks.chat import chat_prompt
 
 QUESTIONS = ["What is 12 + 34?", "Add 345 and 78.", "Find the sum of 27 and 58.", "45 + 27 = ?",
              "Using the numbers [3, 5, 7], create an equation that equals 15."]
-GUARDS = {"on": (4, 4, 64), "off": (1, 1, 1)}  # ROW_QUANTUM, KEY_QUANTUM, MIN_KEYS
+GUARDS = {"on": (4, 4, 64, 2, 256), "off": (1, 1, 1, 1, 1 << 30)}  # ROW_QUANTUM, KEY_QUANTUM, MIN_KEYS,
+# MIN_QUERIES, KEY_CHUNK
 
 
 def set_guards(which: str) -> None:
-    slots.ROW_QUANTUM, slots.KEY_QUANTUM, slots.MIN_KEYS = GUARDS[which]
+    slots.ROW_QUANTUM, slots.KEY_QUANTUM, slots.MIN_KEYS, slots.MIN_QUERIES, slots.KEY_CHUNK = GUARDS[which]
 
 
 def reply(s: Scheduler, req: GenRequest) -> tuple[str, int]:
@@ -64,7 +67,7 @@ def differing_replies(model, tok, reqs: list[GenRequest]) -> tuple[int, int]:
     return sum(a != b for a, b in zip(alone, together, strict=True)), sum(t for _, t in alone)
 
 
-def step_ms(model, kvs, rows: int, steps: int = 100) -> float:
+def step_ms(model, kvs, rows: int, steps: int = 50) -> float:
     cache = slots.SlotKVCache(model, 64, 1024)
     cache.add(kvs, rows)
     tokens = torch.full((rows,), 7, device=cache.device)
@@ -100,20 +103,25 @@ def main() -> None:
             differ, tokens = differing_replies(model, tok, reqs)
             print(f"guards {which}: {differ} of {len(reqs)} replies differ between alone and batched "
                   f"({tokens} tokens)")
-        ids = torch.tensor([reqs[0].prompt_ids], device=args.device)
-        _, kvs = dec.prefill(model, ids, torch.ones_like(ids, dtype=torch.bool))
+        chat = list(reqs[0].prompt_ids)
+        contexts = {"chat prompt": chat, "700 tokens": (chat * (700 // len(chat) + 1))[:700]}
         best: dict = {}
-        for _ in range(args.repeats):
-            for which in GUARDS:
-                set_guards(which)
-                for rows in (1, 2, 8, 32):
-                    ms = step_ms(model, kvs, rows)
-                    best[which, rows] = min(best.get((which, rows), ms), ms)
-    print(f"| live rows | step, guards on (ms {'wall' if args.device == 'cuda' else 'CPU'}) | guards off | cost |")
-    print("|---|---|---|---|")
-    for rows in (1, 2, 8, 32):
-        on, off = best["on", rows], best["off", rows]
-        print(f"| {rows} | {on:.2f} | {off:.2f} | {on / off:.2f}x |")
+        for name, prompt in contexts.items():
+            ids = torch.tensor([prompt], device=args.device)
+            _, kvs = dec.prefill(model, ids, torch.ones_like(ids, dtype=torch.bool))
+            for _ in range(args.repeats):
+                for which in GUARDS:
+                    set_guards(which)
+                    for rows in (1, 2, 8, 32):
+                        ms = step_ms(model, kvs, rows)
+                        best[name, which, rows] = min(best.get((name, which, rows), ms), ms)
+    unit = "wall" if args.device == "cuda" else "CPU"
+    print(f"| context | live rows | step, guards on (ms {unit}) | guards off | cost |")
+    print("|---|---|---|---|---|")
+    for name in contexts:
+        for rows in (1, 2, 8, 32):
+            on, off = best[name, "on", rows], best[name, "off", rows]
+            print(f"| {name} | {rows} | {on:.2f} | {off:.2f} | {on / off:.2f}x |")
 
 
 if __name__ == "__main__":

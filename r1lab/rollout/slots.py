@@ -8,9 +8,10 @@ removed by moving the last live rows into their places (`reorder` with `fill_ord
 request's rows are appended (`add`) with the K/V of ONE prefill of its prompt copied into each
 of its n rows.
 
-Batch invariance (measured on CPU fp32, `tests/rollout/test_slots.py`): a row's logits must not
-depend on which other rows share the step, so that a served reply equals the reply the same
-request gets alone. Two things in torch's CPU kernels break that, and the step avoids both:
+Batch invariance (measured on CPU fp32, `tests/rollout/test_slots.py`, on two x86 CPUs, one with
+AVX-512): a row's logits must not depend on which other rows share the step, so that a served
+reply equals the reply the same request gets alone. Four things in torch's CPU kernels break
+that, and the step avoids all four:
 
 * a GEMM's row results depend on the number of rows M when M is not a multiple of 4 (M = 1 is
   a matrix-vector path, M = 2..3 another kernel, and with several threads a trailing block of
@@ -20,7 +21,13 @@ request gets alone. Two things in torch's CPU kernels break that, and the step a
   (below 16 to 52 keys, depending on head size and queries per KV head): attention spans a
   multiple of `KEY_QUANTUM` = 4 key slots, at least `MIN_KEYS` = 64. Beyond a row's own length
   the keys are masked with -inf; softmax then adds exact zeros and P.V zero terms at the end of
-  each sum, so a row's result is bit-identical whatever S the other rows need.
+  each sum, so a row's result is bit-identical whatever S the other rows need;
+* with one query per KV head (multi-head attention, no GQA) the scores are a matrix-vector
+  product whose dot products change with S (seen from S = 80 on the AVX-512 CPU): the step pads
+  the queries of each KV head to at least `MIN_QUERIES` = 2;
+* P.V over more than about 384 keys splits its sum over the keys in a way that depends on S:
+  the step sums P.V over chunks of `KEY_CHUNK` = 256 keys, in order, and the chunks past a row's
+  length add exact zeros.
 
 On other hardware (GPU GEMMs choose kernels by shape) this is not guaranteed, and replies may
 differ from the single-request reply by float rounding.
@@ -40,6 +47,8 @@ from r1lab.rollout import decode as dec
 ROW_QUANTUM = 4  # decode GEMMs run over a multiple of this many rows
 KEY_QUANTUM = 4  # attention spans a multiple of this many key slots
 MIN_KEYS = 64  # and at least this many
+MIN_QUERIES = 2  # queries per KV head the score GEMM sees (MHA pads its one query)
+KEY_CHUNK = 256  # P.V sums over at most this many keys per GEMM
 
 
 def round_up(x: int, q: int) -> int:
@@ -122,8 +131,13 @@ def decode_rows(cache: SlotKVCache, tokens: Tensor) -> Tensor:
         keys = cache.k[i, :b, :, :s].reshape(b * nkv, s, d).transpose(1, 2)  # (B*Hkv, D, S)
         vals = cache.v[i, :b, :, :s].reshape(b * nkv, s, d)  # (B*Hkv, S, D)
         q = qk[:, :nh].reshape(b * nkv, sp.n_rep, d)  # (B*Hkv, rep, D)
-        probs = torch.softmax(torch.baddbmm(bias, q, keys, alpha=d ** -0.5), dim=-1)  # (B*Hkv, rep, S)
-        return torch.bmm(probs, vals).view(b, nh * d)  # (B, H*D)
+        if sp.n_rep < MIN_QUERIES:
+            q = torch.cat((q, q.new_zeros(b * nkv, MIN_QUERIES - sp.n_rep, d)), dim=1)  # (B*Hkv, Q, D)
+        probs = torch.softmax(torch.baddbmm(bias, q, keys, alpha=d ** -0.5), dim=-1)  # (B*Hkv, Q, S)
+        out = torch.bmm(probs[..., :KEY_CHUNK], vals[:, :KEY_CHUNK])  # (B*Hkv, Q, D)
+        for j in range(KEY_CHUNK, s, KEY_CHUNK):
+            out += torch.bmm(probs[..., j:j + KEY_CHUNK], vals[:, j:j + KEY_CHUNK])
+        return out[:, :sp.n_rep].reshape(b, nh * d)  # (B, H*D)
 
     toks = tokens if b == a else torch.cat((tokens, tokens.new_zeros(b - a)))  # (B,)
     logits = dec.decode_layers(cache.weights, toks, pos, attend)  # (B, V): every GEMM over all B rows
