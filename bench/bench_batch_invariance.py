@@ -36,12 +36,15 @@ from r1lab.tasks.chat import chat_prompt
 
 QUESTIONS = ["What is 12 + 34?", "Add 345 and 78.", "Find the sum of 27 and 58.", "45 + 27 = ?",
              "Using the numbers [3, 5, 7], create an equation that equals 15."]
-GUARDS = {"on": (4, 4, 64, 2, 256), "off": (1, 1, 1, 1, 1 << 30)}  # ROW_QUANTUM, KEY_QUANTUM, MIN_KEYS,
-# MIN_QUERIES, KEY_CHUNK
+GUARDS = {  # the constants of r1lab/rollout/slots.py, with the guards on and off
+    "on": dict(ROW_QUANTUM=4, KEY_QUANTUM=4, MIN_KEYS=64, MIN_QUERIES=2, KEY_CHUNK=256),
+    "off": dict(ROW_QUANTUM=1, KEY_QUANTUM=1, MIN_KEYS=1, MIN_QUERIES=1, KEY_CHUNK=1 << 30),
+}
 
 
 def set_guards(which: str) -> None:
-    slots.ROW_QUANTUM, slots.KEY_QUANTUM, slots.MIN_KEYS, slots.MIN_QUERIES, slots.KEY_CHUNK = GUARDS[which]
+    for name, value in GUARDS[which].items():
+        setattr(slots, name, value)
 
 
 def reply(s: Scheduler, req: GenRequest) -> tuple[str, int]:

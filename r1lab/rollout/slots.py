@@ -124,6 +124,7 @@ def decode_rows(cache: SlotKVCache, tokens: Tensor) -> Tensor:
     bias = torch.zeros((b, 1, s), dtype=cache.dtype, device=cache.device)  # (B, 1, S) 0 / -inf
     bias.masked_fill_(torch.arange(s, device=cache.device) > pos[:, None, None], float("-inf"))
     bias = bias.repeat_interleave(nkv, dim=0)  # (B*Hkv, 1, S)
+    q_pad = cache.k.new_zeros(b * nkv, max(MIN_QUERIES - sp.n_rep, 0), d)  # (B*Hkv, Q-rep, D), for every layer
 
     def attend(i: int, qk: Tensor, v: Tensor) -> Tensor:
         cache.k[i].view(-1, d).index_copy_(0, slot_of, qk[:, nh:].reshape(b * nkv, d))  # each row's own slot
@@ -131,8 +132,8 @@ def decode_rows(cache: SlotKVCache, tokens: Tensor) -> Tensor:
         keys = cache.k[i, :b, :, :s].reshape(b * nkv, s, d).transpose(1, 2)  # (B*Hkv, D, S)
         vals = cache.v[i, :b, :, :s].reshape(b * nkv, s, d)  # (B*Hkv, S, D)
         q = qk[:, :nh].reshape(b * nkv, sp.n_rep, d)  # (B*Hkv, rep, D)
-        if sp.n_rep < MIN_QUERIES:
-            q = torch.cat((q, q.new_zeros(b * nkv, MIN_QUERIES - sp.n_rep, d)), dim=1)  # (B*Hkv, Q, D)
+        if q_pad.shape[1]:
+            q = torch.cat((q, q_pad), dim=1)  # (B*Hkv, Q, D)
         probs = torch.softmax(torch.baddbmm(bias, q, keys, alpha=d ** -0.5), dim=-1)  # (B*Hkv, Q, S)
         out = torch.bmm(probs[..., :KEY_CHUNK], vals[:, :KEY_CHUNK])  # (B*Hkv, Q, D)
         for j in range(KEY_CHUNK, s, KEY_CHUNK):
